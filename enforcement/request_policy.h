@@ -1,0 +1,64 @@
+// request_policy: the request path's view of enforcement (phases 3 admit,
+// 4 shape, 6 relay's watermark and 7 account of DESIGN.md). The server calls
+// it on I/O threads; implementations are thread safe and never block.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "enforcement/verdict.h"
+
+namespace dg::enforcement {
+
+// What admission decided for one request.
+struct admission {
+  enum class action : std::uint8_t { pass, delay, refuse };
+  action act = action::pass;
+  verdict applied = verdict::allow;  // the client's verdict as enforced (allow in shadow mode)
+  verdict decided = verdict::allow;  // the verdict the policy decided, enforced or not
+  std::int64_t delay_ms = 0;         // act == delay: wait this long, then forward (tarpit)
+  // act == refuse: the response to send instead of forwarding.
+  int status = 0;                    // 403 or 429
+  std::string body;                  // OpenAI-shaped JSON error
+  std::vector<std::pair<std::string, std::string>> headers;  // retry-after, x-ratelimit-*, ...
+  bool shape = false;                // phase 4 applies to this request
+  bool watermark = false;            // phase 6 watermarks the response
+  std::uint32_t reserved_tokens = 0; // settled in phase 7
+};
+
+// Rewrites the text of one response for the watermark: JSON bodies whole, and
+// SSE events one at a time. Holds back at most one word of a stream.
+class response_rewriter {
+ public:
+  virtual ~response_rewriter() = default;
+  // A complete JSON response body (chat completion, completion, responses API).
+  virtual std::string rewrite_json_body(std::string_view body) = 0;
+  // The data of one SSE event; returns the data to send (may be unchanged).
+  virtual std::string rewrite_sse_data(std::string_view data) = 0;
+  // At the end of the stream: text still held back, as SSE data lines to send
+  // before the final event, or empty.
+  virtual std::string flush_sse() = 0;
+};
+
+class request_policy {
+ public:
+  virtual ~request_policy() = default;
+  virtual admission admit(std::string_view client_id, micros now,
+                          std::uint32_t estimated_tokens) = 0;
+  // Rewrites the JSON request body per the client's verdict (strip logprobs,
+  // cap n and max_tokens, ...). Returns true if the body changed.
+  virtual bool shape(const admission& a, std::string& body) = 0;
+  // A watermark rewriter for this response, or nullptr if it is not watermarked.
+  virtual std::unique_ptr<response_rewriter> watermark(const admission& a,
+                                                       std::string_view client_id) = 0;
+  // Settles tokens reserved at admission against the real usage.
+  virtual void settle(std::string_view client_id, const admission& a,
+                      std::uint32_t actual_tokens, micros now) = 0;
+};
+
+}  // namespace dg::enforcement

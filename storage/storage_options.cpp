@@ -1,0 +1,17 @@
+#include "storage/storage_options.h"
+
+namespace dg::storage {
+
+void read_storage_options(config_node& node, storage_options& out) {
+  node.read("enabled", out.enabled);
+  node.read("path", out.path);
+  if (out.path.empty()) node.fail("path", "must not be empty");
+  node.read("flush_interval_ms", out.flush_interval_ms, 1, 60000);
+  node.read("retention_days", out.retention_days, 1, 3650);
+  node.read_choice("prompt_text", out.prompt_text, {"hash", "prefix", "full"});
+  node.read("prompt_prefix_chars", out.prompt_prefix_chars, 1, 1 << 20);
+  node.read("queue_capacity", out.queue_capacity, 16, 1u << 24);
+  node.finish();
+}
+
+}  // namespace dg::storage
