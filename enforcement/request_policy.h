@@ -40,9 +40,30 @@ class response_rewriter {
   virtual std::string rewrite_json_body(std::string_view body) = 0;
   // The data of one SSE event; returns the data to send (may be unchanged).
   virtual std::string rewrite_sse_data(std::string_view data) = 0;
-  // At the end of the stream: text still held back, as SSE data lines to send
-  // before the final event, or empty.
+  // At the end of the stream: text still held back, as whole SSE events
+  // ("data: {...}\n\n", one or more) to send before the final event
+  // (data: [DONE]) or the end of the stream, or empty. The rewriter already
+  // releases held-back text in the chunk that carries a choice's finish_reason,
+  // so this is usually empty.
   virtual std::string flush_sse() = 0;
+  // Words seen, words that could carry the mark, words changed so far.
+  struct stats {
+    std::uint64_t words = 0;
+    std::uint64_t eligible = 0;
+    std::uint64_t changed = 0;
+  };
+  virtual stats counts() const { return {}; }
+};
+
+// What phase 4 did to one request (shape_request).
+struct shape_outcome {
+  bool changed = false;   // the body was rewritten
+  // Refuse instead of forwarding (400: logit_bias with logprobs when configured,
+  // or a body that is not JSON when shape.invalid_json is refuse).
+  bool refuse = false;
+  int status = 0;
+  std::string body;       // OpenAI-shaped JSON error
+  std::vector<std::string> actions;  // what was done, e.g. "strip logprobs", "cap n to 1"
 };
 
 class request_policy {
@@ -53,6 +74,14 @@ class request_policy {
   // Rewrites the JSON request body per the client's verdict (strip logprobs,
   // cap n and max_tokens, ...). Returns true if the body changed.
   virtual bool shape(const admission& a, std::string& body) = 0;
+  // Phase 4 in full: shape() plus the refusals shaping may decide. Call it when
+  // admission.shape is true (it is also true for every client when the
+  // logit_bias-with-logprobs refusal is configured). The default keeps shape().
+  virtual shape_outcome shape_request(const admission& a, std::string& body) {
+    shape_outcome out;
+    out.changed = shape(a, body);
+    return out;
+  }
   // A watermark rewriter for this response, or nullptr if it is not watermarked.
   virtual std::unique_ptr<response_rewriter> watermark(const admission& a,
                                                        std::string_view client_id) = 0;
