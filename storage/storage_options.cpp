@@ -11,6 +11,11 @@ void read_storage_options(config_node& node, storage_options& out) {
   node.read_choice("prompt_text", out.prompt_text, {"hash", "prefix", "full"});
   node.read("prompt_prefix_chars", out.prompt_prefix_chars, 1, 1 << 20);
   node.read("queue_capacity", out.queue_capacity, 16, 1u << 24);
+  node.read("max_batch_events", out.max_batch_events, 1, 1u << 20);
+  node.read_choice("compression", out.compression, {"none", "lz4", "zstd"});
+  node.read("write_buffer_mb", out.write_buffer_mb, 1, 4096);
+  node.read("block_cache_mb", out.block_cache_mb, 1, 1 << 20);
+  node.read("retention_check_interval_s", out.retention_check_interval_s, 1, 7 * 86400);
   node.finish();
 }
 

@@ -1,5 +1,5 @@
 // storage_options: the `storage:` block of the config. Plain struct; every
-// field has a default and says what it does.
+// field has a default and says what it does and when to change it.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@ namespace dg::storage {
 struct storage_options {
   // Record events at all. Off: nothing is written, detectors still run.
   bool enabled = true;
-  // The RocksDB directory (column families events, clients, audit).
+  // The RocksDB directory (column families events, events_by_time, clients, audit).
   std::string path = "/var/lib/distillguard/db";
   // The writer commits one WriteBatch this often (or sooner when the batch is large).
   int flush_interval_ms = 100;
@@ -23,7 +23,22 @@ struct storage_options {
   std::string prompt_text = "hash";
   int prompt_prefix_chars = 256;
   // Events waiting for the writer; beyond this they are dropped and counted.
+  // Rounded up to a power of two.
   std::uint32_t queue_capacity = 65536;
+  // The writer commits as soon as this many events wait, without waiting for
+  // flush_interval_ms. Larger batches amortise the commit; smaller ones bound
+  // the memory of one batch.
+  std::uint32_t max_batch_events = 8192;
+  // Block compression of stored events: none, lz4 or zstd. zstd is ~20% smaller
+  // and slower to write; lz4 keeps ingest cheap.
+  std::string compression = "lz4";
+  // Memtable size per column family, in MiB. Bigger = fewer, larger flushes.
+  int write_buffer_mb = 64;
+  // Block cache shared by all column families, in MiB (reads: export, admin API).
+  int block_cache_mb = 64;
+  // How often the retention task runs, in seconds. It drops expired events from
+  // the time index and compacts the expired part of the event log.
+  int retention_check_interval_s = 3600;
 };
 
 void read_storage_options(config_node& node, storage_options& out);

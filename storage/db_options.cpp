@@ -1,0 +1,99 @@
+#include "storage/db_options.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+
+namespace dg::storage {
+namespace {
+
+// The client part of an events/audit key: [len][client id].
+class client_prefix_transform final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "distillguard.client_prefix.v1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 1 + static_cast<unsigned char>(key[0]));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 1 && key.size() >= 1 + static_cast<std::size_t>(static_cast<unsigned char>(key[0]));
+  }
+};
+
+rocksdb::CompressionType compression_of(const std::string& name) {
+  if (name == "zstd") return rocksdb::kZSTD;
+  if (name == "lz4") return rocksdb::kLZ4Compression;
+  return rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions base_family(const storage_options& o,
+                                         const std::shared_ptr<rocksdb::Cache>& cache,
+                                         bool prefix_bloom) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = static_cast<std::size_t>(o.write_buffer_mb) << 20;
+  cf.max_write_buffer_number = 4;
+  cf.min_write_buffer_number_to_merge = 1;
+  cf.target_file_size_base = 64 << 20;
+  cf.max_bytes_for_level_base = 256 << 20;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.compression = compression_of(o.compression);
+  cf.bottommost_compression = cf.compression;
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.block_size = 16 * 1024;
+  t.format_version = 5;
+  if (prefix_bloom) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.whole_key_filtering = false;  // events are read by range, never probed for absence
+    cf.prefix_extractor = std::make_shared<client_prefix_transform>();
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return cf;
+}
+
+}  // namespace
+
+std::unique_ptr<db_layout> make_db_layout(const storage_options& o,
+                                          std::shared_ptr<const retention_cutoff> cutoff) {
+  auto l = std::make_unique<db_layout>();
+  rocksdb::DBOptions& db = l->db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  db.max_background_jobs = 2;
+  db.bytes_per_sync = 1 << 20;
+  db.wal_bytes_per_sync = 1 << 20;
+  db.keep_log_file_num = 4;
+  db.max_log_file_size = 8 << 20;
+  db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Bounds recovery time after a crash: older WALs force a flush.
+  db.max_total_wal_size = 256 << 20;
+
+  auto cache = rocksdb::NewLRUCache(static_cast<std::size_t>(o.block_cache_mb) << 20);
+  l->events_filter = std::make_unique<expiry_filter>(cutoff, key_layout::client_first);
+  l->time_filter = std::make_unique<expiry_filter>(cutoff, key_layout::time_first);
+
+  rocksdb::ColumnFamilyOptions def = base_family(o, cache, false);
+  def.write_buffer_size = 4 << 20;
+  rocksdb::ColumnFamilyOptions events = base_family(o, cache, true);
+  events.compaction_filter = l->events_filter.get();
+  rocksdb::ColumnFamilyOptions by_time = base_family(o, cache, false);
+  by_time.compaction_filter = l->time_filter.get();
+  // The index is small (16-byte keys, ~20-byte values): a smaller memtable.
+  by_time.write_buffer_size = std::max<std::size_t>(events.write_buffer_size / 4, 1 << 20);
+  rocksdb::ColumnFamilyOptions clients = base_family(o, cache, false);
+  clients.write_buffer_size = 8 << 20;
+  rocksdb::ColumnFamilyOptions audit = base_family(o, cache, true);
+  audit.write_buffer_size = 4 << 20;
+
+  l->families.emplace_back(rocksdb::kDefaultColumnFamilyName, def);
+  l->families.emplace_back(events_cf_name, events);
+  l->families.emplace_back(time_cf_name, by_time);
+  l->families.emplace_back(clients_cf_name, clients);
+  l->families.emplace_back(audit_cf_name, audit);
+  return l;
+}
+
+rocksdb::ColumnFamilyOptions unknown_family_options() { return rocksdb::ColumnFamilyOptions(); }
+
+}  // namespace dg::storage

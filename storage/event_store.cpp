@@ -1,0 +1,399 @@
+#include "storage/event_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/log.h"
+#include "storage/db_options.h"
+#include "storage/keys.h"
+#include "storage/privacy.h"
+
+namespace dg::storage {
+namespace {
+
+constexpr std::string_view next_seq_key = "meta:next_seq";
+// A restart skips this many sequence numbers past the last one saved, so an
+// audit entry written after the last saved batch cannot be reused.
+constexpr std::uint64_t seq_restart_gap = 1u << 20;
+constexpr auto min_backoff = std::chrono::milliseconds(100);
+constexpr auto max_backoff = std::chrono::milliseconds(5000);
+
+status from_rocksdb(const rocksdb::Status& s, const std::string& what) {
+  std::string msg = what + ": " + s.ToString();
+  if (s.IsCorruption()) return status::corruption(std::move(msg));
+  if (s.IsNotFound()) return status::not_found(std::move(msg));
+  if (s.IsIOError()) return status::io_error(std::move(msg));
+  if (s.IsInvalidArgument()) return status::invalid_argument(std::move(msg));
+  return status::unavailable(std::move(msg));
+}
+
+// Why an open failed, in words an operator can act on.
+std::string open_hint(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  if (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos) {
+    return " (another process holds the database: is a gateway already running on this "
+           "directory?)";
+  }
+  if (text.find("Permission denied") != std::string::npos) {
+    return " (the distillguard user cannot write there: check the directory's owner and mode)";
+  }
+  if (s.IsCorruption()) {
+    return " (the database is damaged: move the directory aside, or restore it from a backup)";
+  }
+  if (text.find("No space") != std::string::npos) return " (the file system is full)";
+  if (text.find("Read-only") != std::string::npos) return " (the file system is read-only)";
+  return "";
+}
+
+}  // namespace
+
+event_store::event_store(storage_options options, prometheus::Registry* registry,
+                         const clock_source* clock)
+    : options_(std::move(options)),
+      metrics_(registry),
+      clock_(clock != nullptr ? clock : &system_clock_),
+      cutoff_(std::make_shared<retention_cutoff>()) {}
+
+event_store::~event_store() { close(); }
+
+micros event_store::expired_before() const {
+  return clock_->now() - static_cast<micros>(options_.retention_days) * 86400 * 1000000;
+}
+
+status event_store::open_db(bool read_only, const std::string& work_dir) {
+  if (db_ != nullptr) return status::invalid_argument("storage: already open");
+  const std::string& path = options_.path;
+  const std::string where = "storage: cannot open the event store at '" + path + "'";
+  if (!read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return status::io_error(where + ": cannot create the directory: " + ec.message());
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      return status::not_found(where + ": no such directory");
+    }
+  }
+
+  cutoff_->advance_to(expired_before());
+  layout_ = make_db_layout(options_, cutoff_);
+
+  // Every existing column family must be opened; keep unknown ones as they are.
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = layout_->families;
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(layout_->db, path, &existing).ok()) {
+    for (const auto& name : existing) {
+      const bool known = std::any_of(families.begin(), families.end(),
+                                     [&](const auto& f) { return f.name == name; });
+      if (!known) families.emplace_back(name, unknown_family_options());
+    }
+  }
+
+  rocksdb::Status s;
+  if (read_only) {
+    std::string dir = work_dir;
+    if (dir.empty()) {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "distillguard-follower-XXXXXX").string();
+      if (mkdtemp(tmpl.data()) == nullptr) {
+        return status::io_error(where + ": cannot create a temporary directory for the follower");
+      }
+      dir = temp_work_dir_ = tmpl;
+    }
+    rocksdb::DBOptions db = layout_->db;
+    db.max_open_files = -1;  // required of a secondary instance
+    db.create_if_missing = false;
+    s = rocksdb::DB::OpenAsSecondary(db, path, dir, families, &handles_, &db_);
+  } else {
+    s = rocksdb::DB::Open(layout_->db, path, families, &handles_, &db_);
+  }
+  if (!s.ok()) {
+    db_ = nullptr;
+    handles_.clear();
+    return from_rocksdb(s, where + open_hint(s));
+  }
+  events_cf_ = handles_[1];
+  time_cf_ = handles_[2];
+  clients_cf_ = handles_[3];
+  audit_cf_ = handles_[4];
+  read_only_ = read_only;
+
+  std::string v;
+  if (db_->Get(rocksdb::ReadOptions(), handles_[0], next_seq_key, &v).ok() && v.size() == 8) {
+    next_seq_.store(get_be64(v.data()) + seq_restart_gap);
+  } else {
+    next_seq_.store(1);
+  }
+  return status::ok();
+}
+
+status event_store::open() {
+  if (!options_.enabled) return status::ok();
+  status s = open_db(false, "");
+  if (!s) return s;
+  queue_ = std::make_unique<event_queue<pb::QueryEvent>>(options_.queue_capacity);
+  {
+    std::lock_guard lk(mu_);
+    stop_ = false;
+  }
+  accepting_.store(true);
+  writer_ = std::thread([this] { writer_loop(); });
+  retention_ = std::thread([this] { retention_loop(); });
+  log::info("storage: event store open", {{"path", options_.path},
+                                          {"queue_capacity", queue_->capacity()},
+                                          {"compression", options_.compression}});
+  return status::ok();
+}
+
+status event_store::open_read_only(std::string work_dir) { return open_db(true, work_dir); }
+
+status event_store::catch_up() {
+  if (db_ == nullptr || !read_only_) return status::ok();
+  const rocksdb::Status s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return from_rocksdb(s, "storage: catching up with '" + options_.path + "'");
+  return status::ok();
+}
+
+void event_store::close() {
+  accepting_.store(false);
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  wake_cv_.notify_all();
+  stop_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (retention_.joinable()) retention_.join();
+  if (db_ != nullptr) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    (void)db_->Close();
+    delete db_;
+    db_ = nullptr;
+  }
+  layout_.reset();
+  if (!temp_work_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_work_dir_, ec);
+    temp_work_dir_.clear();
+  }
+}
+
+bool event_store::append(pb::QueryEvent&& e) noexcept {
+  if (!options_.enabled) return true;  // recording is off by configuration: not a drop
+  if (!accepting_.load(std::memory_order_acquire)) return false;
+  if (!queue_->try_push(e)) {
+    metrics_.dropped_queue_full->Increment();
+    return false;
+  }
+  // Wake the writer early once a large batch waits (one notify per batch, not
+  // per event; the lock makes sure the wake-up is not lost).
+  if (queue_->size_approx() >= options_.max_batch_events &&
+      !wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    std::lock_guard lk(mu_);
+    wake_cv_.notify_one();
+  }
+  return true;
+}
+
+status event_store::flush() {
+  if (!writer_.joinable()) return status::ok();
+  std::unique_lock lk(mu_);
+  const std::uint64_t ticket = ++flush_requested_;
+  wake_cv_.notify_one();
+  done_cv_.wait(lk, [&] { return flush_done_ >= ticket || stop_; });
+  if (degraded_.load()) return status::unavailable("storage degraded: " + degraded_reason_);
+  return status::ok();
+}
+
+void event_store::writer_loop() {
+  using steady = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(options_.flush_interval_ms);
+  auto backoff = min_backoff;
+  auto next_attempt = steady::now();
+  for (;;) {
+    std::uint64_t target = 0;
+    bool stopping = false;
+    {
+      std::unique_lock lk(mu_);
+      const bool degraded = degraded_.load();
+      const auto deadline = degraded ? next_attempt : steady::now() + interval;
+      wake_cv_.wait_until(lk, deadline, [&] {
+        return stop_ || flush_requested_ != flush_done_ ||
+               (!degraded && wake_pending_.load(std::memory_order_relaxed));
+      });
+      target = flush_requested_;
+      stopping = stop_;
+    }
+    const bool was_degraded = degraded_.load();
+    if (was_degraded && steady::now() < next_attempt && target == flush_done_ && !stopping) {
+      continue;
+    }
+    wake_pending_.store(false, std::memory_order_relaxed);
+    // Drain what is queued now, in batches; stop early if a commit fails.
+    while (drain_once() > 0 && !degraded_.load()) {
+    }
+    metrics_.queue_depth->Set(static_cast<double>(queue_->size_approx()));
+    if (degraded_.load()) {
+      backoff = was_degraded ? std::min(backoff * 2, max_backoff) : min_backoff;
+      next_attempt = steady::now() + backoff;
+    } else {
+      backoff = min_backoff;
+    }
+    {
+      std::lock_guard lk(mu_);
+      flush_done_ = std::max(flush_done_, target);
+    }
+    done_cv_.notify_all();
+    if (stopping) {
+      // A last drain attempt was made above; anything still queued is lost.
+      const auto left = queue_->size_approx();
+      if (left > 0) metrics_.dropped_write_error->Increment(static_cast<double>(left));
+      return;
+    }
+  }
+}
+
+std::size_t event_store::drain_once() {
+  rocksdb::WriteBatch batch;
+  pb::QueryEvent ev;
+  std::string value;
+  std::size_t n = 0;
+  std::uint64_t seq = next_seq_.load(std::memory_order_relaxed);
+  while (n < options_.max_batch_events && queue_->try_pop(ev)) {
+    sanitize_utf8(ev);
+    const std::string ekey = event_key(ev.client_id(), ev.ts_micros(), seq);
+    ev.SerializeToString(&value);
+    batch.Put(events_cf_, ekey, value);
+    batch.Put(time_cf_, time_key(ev.ts_micros(), seq), ekey);
+    ++seq;
+    ++n;
+    ev.Clear();
+  }
+  if (n == 0) return 0;
+  next_seq_.store(seq, std::memory_order_relaxed);
+  std::string seq_value;
+  put_be64(seq_value, seq);
+  batch.Put(handles_[0], next_seq_key, seq_value);
+
+  if (degraded_.load()) {
+    // RocksDB stops writing after a background error until it is resumed.
+    (void)db_->Resume();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  const auto start = std::chrono::steady_clock::now();
+  const rocksdb::Status s = db_->Write(wo, &batch);
+  metrics_.write_seconds->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (s.ok()) {
+    metrics_.events_written->Increment(static_cast<double>(n));
+    if (degraded_.load()) mark_recovered();
+  } else {
+    metrics_.write_errors->Increment();
+    metrics_.dropped_write_error->Increment(static_cast<double>(n));
+    mark_degraded(s.ToString());
+  }
+  return n;
+}
+
+void event_store::mark_degraded(const std::string& reason) {
+  {
+    std::lock_guard lk(mu_);
+    degraded_reason_ = "cannot write to '" + options_.path + "': " + reason;
+  }
+  if (!degraded_.exchange(true)) {
+    metrics_.degraded->Set(1);
+    log::error("storage: writes failing; dropping events until they succeed again",
+               {{"path", options_.path}, {"error", reason}});
+  }
+}
+
+void event_store::mark_recovered() {
+  {
+    std::lock_guard lk(mu_);
+    degraded_reason_.clear();
+  }
+  if (degraded_.exchange(false)) {
+    metrics_.degraded->Set(0);
+    log::info("storage: writes succeed again", {{"path", options_.path}});
+  }
+}
+
+std::string event_store::degraded_reason() const {
+  std::lock_guard lk(mu_);
+  return degraded_reason_;
+}
+
+storage_stats event_store::stats() const {
+  storage_stats s;
+  s.events_written = static_cast<std::uint64_t>(metrics_.events_written->Value());
+  s.dropped_queue_full = static_cast<std::uint64_t>(metrics_.dropped_queue_full->Value());
+  s.dropped_write_error = static_cast<std::uint64_t>(metrics_.dropped_write_error->Value());
+  s.write_errors = static_cast<std::uint64_t>(metrics_.write_errors->Value());
+  s.queue_depth = queue_ ? queue_->size_approx() : 0;
+  s.degraded = degraded_.load();
+  return s;
+}
+
+std::uint64_t event_store::estimate_events() const {
+  if (db_ == nullptr) return 0;
+  std::uint64_t n = 0;
+  db_->GetIntProperty(events_cf_, "rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
+status event_store::write_sync(void* batch) {
+  if (db_ == nullptr) return status::unavailable("storage: not open");
+  if (read_only_) return status::invalid_argument("storage: opened read-only");
+  rocksdb::WriteOptions wo;
+  const rocksdb::Status s = db_->Write(wo, static_cast<rocksdb::WriteBatch*>(batch));
+  if (!s.ok()) return from_rocksdb(s, "storage: write to '" + options_.path + "'");
+  return status::ok();
+}
+
+status event_store::put_client(const pb::ClientRecord& r) {
+  return put_clients(std::vector<pb::ClientRecord>{r});
+}
+
+status event_store::put_clients(const std::vector<pb::ClientRecord>& records) {
+  if (!options_.enabled) return status::ok();
+  if (db_ == nullptr) return status::unavailable("storage: not open");
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (const auto& r : records) {
+    if (r.client_id().empty()) return status::invalid_argument("storage: client record without id");
+    r.SerializeToString(&value);
+    batch.Put(clients_cf_, r.client_id(), value);
+  }
+  return write_sync(&batch);
+}
+
+status event_store::append_audit(const pb::AuditEntry& e) {
+  if (!options_.enabled) return status::ok();
+  if (db_ == nullptr) return status::unavailable("storage: not open");
+  rocksdb::WriteBatch batch;
+  const std::uint64_t seq = next_seq_.fetch_add(1);
+  batch.Put(audit_cf_, event_key(e.client_id(), e.ts_micros(), seq), e.SerializeAsString());
+  return write_sync(&batch);
+}
+
+void event_store::retention_loop() {
+  const auto interval = std::chrono::seconds(options_.retention_check_interval_s);
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      if (stop_cv_.wait_for(lk, interval, [&] { return stop_; })) return;
+    }
+    const status s = run_retention();
+    if (!s) log::warn("storage: retention failed", {{"error", s.to_string()}});
+  }
+}
+
+}  // namespace dg::storage

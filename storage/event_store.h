@@ -1,0 +1,204 @@
+// event_store: the query log. One RocksDB database in storage.path with the
+// column families
+//
+//   events          every QueryEvent, keyed client first (keys.h), so one
+//                   client's history is one range scan
+//   events_by_time  a time-ordered index (ts, seq -> events key), so a time
+//                   range across all clients (export, retention) reads only
+//                   that range instead of the whole log
+//   clients         one ClientRecord per client: verdicts and detector state
+//                   that survive restarts
+//   audit           every verdict change with its reasons
+//
+// (DESIGN.md names events, clients and audit; events_by_time is added here.)
+//
+// Writes leave the caller through a bounded lock-free queue (event_queue.h) to
+// one writer thread that commits a WriteBatch every flush_interval_ms, or as
+// soon as max_batch_events wait. The WAL is on (no fsync per batch): a killed
+// process loses nothing that was committed; a power cut may lose the last
+// moments. A full queue drops the event and counts it; append() never waits.
+//
+// When a commit fails (disk full, read-only file system, I/O error), the store
+// turns degraded: it counts the dropped batch, reports a reason for /readyz,
+// and retries with backoff (100 ms doubling to 5 s), calling DB::Resume() to
+// clear RocksDB's background error, until a write succeeds again.
+//
+// Thread safety: append(), flush(), put_client(), append_audit(), the scans,
+// healthy() and stats() may be called from any thread once open() returned
+// ok. open() and close() must not race with anything else.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "proto/query_event.pb.h"
+#include "storage/event_queue.h"
+#include "storage/retention.h"
+#include "storage/storage_metrics.h"
+#include "storage/storage_options.h"
+
+namespace prometheus {
+class Registry;
+}
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Cache;
+}  // namespace rocksdb
+
+namespace dg {
+namespace pb = ::distillguard::pb;
+}
+
+namespace dg::storage {
+
+struct db_layout;
+
+// Called once per item; return false to stop the scan early.
+using event_callback = std::function<bool(pb::QueryEvent&&)>;
+using client_callback = std::function<bool(pb::ClientRecord&&)>;
+using audit_callback = std::function<bool(pb::AuditEntry&&)>;
+
+inline constexpr micros min_time = INT64_MIN;
+inline constexpr micros max_time = INT64_MAX;
+
+struct storage_stats {
+  std::uint64_t events_written = 0;
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_write_error = 0;
+  std::uint64_t write_errors = 0;
+  std::uint64_t queue_depth = 0;
+  bool degraded = false;
+};
+
+class event_store {
+ public:
+  // `registry` receives the distillguard_storage_* series (a private registry
+  // when null); `clock` decides what is expired (the system clock when null).
+  // Both must outlive the store.
+  explicit event_store(storage_options options, prometheus::Registry* registry = nullptr,
+                       const clock_source* clock = nullptr);
+  ~event_store();
+  event_store(const event_store&) = delete;
+  event_store& operator=(const event_store&) = delete;
+
+  // Opens (creating if missing) the database read-write and starts the writer
+  // and retention threads. On failure the message names the directory and the
+  // RocksDB status (permissions, corruption, lock held by another process).
+  // With options.enabled false nothing is opened and every write is a no-op.
+  status open();
+  // Opens the database as a read-only follower (RocksDB secondary instance),
+  // which works while a gateway holds it open read-write: export uses this.
+  // Writes are refused. `work_dir` holds the follower's own log; empty = a
+  // temporary directory removed by close().
+  status open_read_only(std::string work_dir = "");
+  // A follower sees what the primary committed since open: call before a scan.
+  status catch_up();
+  // Drains the queue (one last commit), stops the threads, closes RocksDB.
+  void close();
+  bool is_open() const { return db_ != nullptr; }
+
+  // Hands an event to the writer. Never blocks; false when the event was
+  // dropped (queue full: counted) or the store is not open for writing.
+  bool append(pb::QueryEvent&& e) noexcept;
+  // Returns once every event appended before the call is committed or
+  // dropped; unavailable (with the reason) while degraded.
+  status flush();
+
+  // Client state: written synchronously (WAL on), a few per second at most.
+  status put_client(const pb::ClientRecord& r);
+  status put_clients(const std::vector<pb::ClientRecord>& records);
+  status get_client(std::string_view client_id, pb::ClientRecord& out) const;
+  status load_clients(const client_callback& cb) const;
+
+  // Verdict changes: written synchronously. scan_audit gives a client's
+  // entries newest first (every client's when client_id is empty), at most
+  // `limit` (0 = no limit).
+  status append_audit(const pb::AuditEntry& e);
+  status scan_audit(std::string_view client_id, std::size_t limit, const audit_callback& cb) const;
+
+  // One client's events with since <= ts < until, oldest first (newest first
+  // when reverse), at most `limit` (0 = no limit). Expired events are never
+  // returned, whether or not they were removed from disk yet.
+  status scan_client(std::string_view client_id, micros since, micros until, std::size_t limit,
+                     bool reverse, const event_callback& cb) const;
+  // Every client's events with since <= ts < until, in time order, through
+  // the time index.
+  status scan_time(micros since, micros until, const event_callback& cb) const;
+
+  // Retention now: advances the cutoff to now - retention_days, deletes the
+  // expired events found through the time index (in small batches, so writes
+  // go on) and drops the expired part of the index. The background task calls
+  // it every retention_check_interval_s.
+  status run_retention();
+  // Compacts everything (the expiry filter drops what is expired). For tests
+  // and operators; the background never calls it.
+  status compact();
+
+  // False while writes fail; degraded_reason() says why ("" when healthy).
+  bool healthy() const { return !degraded_.load(std::memory_order_relaxed); }
+  std::string degraded_reason() const;
+  storage_stats stats() const;
+  // A RocksDB estimate of stored events (cheap; for progress bars).
+  std::uint64_t estimate_events() const;
+  // The writer queue's capacity (queue_capacity rounded up to a power of two).
+  std::size_t queue_capacity() const { return queue_ ? queue_->capacity() : 0; }
+  const storage_options& options() const { return options_; }
+
+ private:
+  status open_db(bool read_only, const std::string& work_dir);
+  void writer_loop();
+  void retention_loop();
+  // Builds and commits one batch from the queue; returns the events taken.
+  std::size_t drain_once();
+  void mark_degraded(const std::string& reason);
+  void mark_recovered();
+  micros expired_before() const;
+  status write_sync(void* batch);  // rocksdb::WriteBatch*
+
+  storage_options options_;
+  storage_metrics metrics_;
+  system_clock_source system_clock_;
+  const clock_source* clock_;
+
+  std::unique_ptr<db_layout> layout_;  // outlives db_: its options point into it
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* time_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* clients_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* audit_cf_ = nullptr;
+  std::shared_ptr<retention_cutoff> cutoff_;
+  bool read_only_ = false;
+  std::string temp_work_dir_;
+
+  std::unique_ptr<event_queue<pb::QueryEvent>> queue_;
+  std::atomic<bool> accepting_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<std::uint64_t> next_seq_{0};
+
+  mutable std::mutex mu_;  // guards everything below
+  std::condition_variable wake_cv_;
+  std::condition_variable done_cv_;
+  std::condition_variable stop_cv_;  // the retention task's sleep
+  bool stop_ = false;
+  std::uint64_t flush_requested_ = 0;
+  std::uint64_t flush_done_ = 0;
+  std::string degraded_reason_;
+  std::atomic<bool> degraded_{false};
+
+  std::thread writer_;
+  std::thread retention_;
+};
+
+}  // namespace dg::storage

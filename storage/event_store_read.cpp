@@ -1,0 +1,245 @@
+// event_store: the read side (scans, client records, audit) and retention.
+#include <algorithm>
+#include <chrono>
+#include <queue>
+#include <thread>
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/event_store.h"
+#include "storage/keys.h"
+
+namespace dg::storage {
+namespace {
+
+status from_rocksdb(const rocksdb::Status& s, const std::string& what) {
+  std::string msg = what + ": " + s.ToString();
+  if (s.IsCorruption()) return status::corruption(std::move(msg));
+  if (s.IsIOError()) return status::io_error(std::move(msg));
+  return status::unavailable(std::move(msg));
+}
+
+status not_open() { return status::unavailable("storage: not open"); }
+
+// Expired events are deleted in batches of this many keys, so that retention
+// never holds the write path for long.
+constexpr std::size_t retention_batch = 10000;
+
+}  // namespace
+
+status event_store::get_client(std::string_view client_id, pb::ClientRecord& out) const {
+  if (db_ == nullptr) return not_open();
+  std::string v;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), clients_cf_,
+                                     rocksdb::Slice(client_id.data(), client_id.size()), &v);
+  if (s.IsNotFound()) return status::not_found("no client record");
+  if (!s.ok()) return from_rocksdb(s, "storage: reading a client record");
+  if (!out.ParseFromString(v)) return status::corruption("storage: unreadable client record");
+  return status::ok();
+}
+
+status event_store::load_clients(const client_callback& cb) const {
+  if (db_ == nullptr) return not_open();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), clients_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::ClientRecord r;
+    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return status::corruption("storage: unreadable client record " + it->key().ToString(true));
+    }
+    if (!cb(std::move(r))) break;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: loading clients");
+  return status::ok();
+}
+
+status event_store::scan_audit(std::string_view client_id, std::size_t limit,
+                               const audit_callback& cb) const {
+  if (db_ == nullptr) return not_open();
+  std::unique_ptr<rocksdb::Iterator> it;
+  if (!client_id.empty()) {
+    // One client's entries: its key range, backwards.
+    const std::string lower = client_prefix(client_id);
+    std::string upper = lower;
+    put_be64(upper, ~std::uint64_t{0});
+    put_be64(upper, ~std::uint64_t{0});
+    rocksdb::ReadOptions ro;
+    const rocksdb::Slice lo(lower), up(upper);
+    ro.iterate_lower_bound = &lo;
+    ro.iterate_upper_bound = &up;
+    it.reset(db_->NewIterator(ro, audit_cf_));
+    std::size_t n = 0;
+    for (it->SeekToLast(); it->Valid() && (limit == 0 || n < limit); it->Prev(), ++n) {
+      pb::AuditEntry e;
+      if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return status::corruption("storage: unreadable audit entry");
+      }
+      if (!cb(std::move(e))) break;
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "storage: reading audit");
+    return status::ok();
+  }
+  // Every client: the audit log is small (verdict changes only), so keep the
+  // newest `limit` of a full pass.
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  it.reset(db_->NewIterator(ro, audit_cf_));
+  using item = std::pair<std::pair<micros, std::uint64_t>, std::string>;
+  auto newer = [](const item& a, const item& b) { return a.first > b.first; };
+  std::priority_queue<item, std::vector<item>, decltype(newer)> keep(newer);  // oldest on top
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto k = parse_event_key(std::string_view(it->key().data(), it->key().size()));
+    if (!k) continue;
+    keep.push({{k->ts, k->seq}, it->value().ToString()});
+    if (limit != 0 && keep.size() > limit) keep.pop();
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: reading audit");
+  std::vector<item> out;
+  while (!keep.empty()) {
+    out.push_back(keep.top());
+    keep.pop();
+  }
+  for (auto r = out.rbegin(); r != out.rend(); ++r) {
+    pb::AuditEntry e;
+    if (!e.ParseFromString(r->second)) return status::corruption("storage: unreadable audit entry");
+    if (!cb(std::move(e))) break;
+  }
+  return status::ok();
+}
+
+status event_store::scan_client(std::string_view client_id, micros since, micros until,
+                                std::size_t limit, bool reverse, const event_callback& cb) const {
+  if (db_ == nullptr) return not_open();
+  since = std::max(since, expired_before());
+  if (since >= until) return status::ok();
+  std::string lower = client_prefix(client_id);
+  std::string upper = lower;
+  put_be64(lower, ts_to_ordered(since));
+  put_be64(upper, ts_to_ordered(until));
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice lo(lower), up(upper);
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  if (reverse) {
+    it->SeekForPrev(up);
+  } else {
+    it->Seek(lo);
+  }
+  for (std::size_t n = 0; it->Valid() && (limit == 0 || n < limit); ++n) {
+    pb::QueryEvent e;
+    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return status::corruption("storage: unreadable event " + it->key().ToString(true));
+    }
+    if (!cb(std::move(e))) break;
+    if (reverse) {
+      it->Prev();
+    } else {
+      it->Next();
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: scanning a client");
+  return status::ok();
+}
+
+status event_store::scan_time(micros since, micros until, const event_callback& cb) const {
+  if (db_ == nullptr) return not_open();
+  since = std::max(since, expired_before());
+  if (since >= until) return status::ok();
+  const std::string lower = time_key(since, 0);
+  const std::string upper = time_key(until, 0);
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice lo(lower), up(upper);
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, time_cf_));
+
+  // The index gives event keys in time order; fetch their values a chunk at a
+  // time with MultiGet (sorted lookups share index and data blocks).
+  constexpr std::size_t chunk = 512;
+  std::vector<std::string> keys;
+  keys.reserve(chunk);
+  bool go_on = true;
+  auto fetch = [&]() -> status {
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), events_cf_, keys.size(), slices.data(), values.data(),
+                  statuses.data(), /*sorted_input=*/false);
+    for (std::size_t i = 0; i < keys.size() && go_on; ++i) {
+      if (statuses[i].IsNotFound()) continue;  // deleted by retention meanwhile
+      if (!statuses[i].ok()) return from_rocksdb(statuses[i], "storage: reading an event");
+      pb::QueryEvent e;
+      if (!e.ParseFromArray(values[i].data(), static_cast<int>(values[i].size()))) {
+        return status::corruption("storage: unreadable event");
+      }
+      go_on = cb(std::move(e));
+    }
+    keys.clear();
+    return status::ok();
+  };
+  for (it->Seek(lo); it->Valid() && go_on; it->Next()) {
+    keys.emplace_back(it->value().data(), it->value().size());
+    if (keys.size() == chunk) {
+      if (status s = fetch(); !s) return s;
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: scanning by time");
+  if (go_on && !keys.empty()) return fetch();
+  return status::ok();
+}
+
+status event_store::run_retention() {
+  if (db_ == nullptr) return not_open();
+  if (read_only_) return status::invalid_argument("storage: opened read-only");
+  const micros cutoff = expired_before();
+  cutoff_->advance_to(cutoff);
+  const std::string upper = time_key(cutoff, 0);
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice up(upper);
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, time_cf_));
+  rocksdb::WriteBatch batch;
+  std::size_t deleted = 0;
+  rocksdb::WriteOptions wo;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    batch.Delete(events_cf_, it->value());
+    if (batch.Count() >= retention_batch) {
+      const rocksdb::Status s = db_->Write(wo, &batch);
+      if (!s.ok()) return from_rocksdb(s, "storage: retention");
+      deleted += batch.Count();
+      batch.Clear();
+      std::this_thread::yield();
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: retention scan");
+  if (batch.Count() > 0) {
+    const rocksdb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) return from_rocksdb(s, "storage: retention");
+    deleted += batch.Count();
+  }
+  // The index is time ordered: its expired part is one range tombstone.
+  const rocksdb::Status s = db_->DeleteRange(wo, time_cf_, rocksdb::Slice(), up);
+  if (!s.ok()) return from_rocksdb(s, "storage: retention");
+  (void)deleted;
+  return status::ok();
+}
+
+status event_store::compact() {
+  if (db_ == nullptr) return not_open();
+  if (read_only_) return status::invalid_argument("storage: opened read-only");
+  cutoff_->advance_to(expired_before());
+  rocksdb::CompactRangeOptions co;
+  co.exclusive_manual_compaction = false;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : {events_cf_, time_cf_, audit_cf_, clients_cf_}) {
+    const rocksdb::Status s = db_->CompactRange(co, cf, nullptr, nullptr);
+    if (!s.ok()) return from_rocksdb(s, "storage: compaction");
+  }
+  return status::ok();
+}
+
+}  // namespace dg::storage

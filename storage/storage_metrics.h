@@ -1,0 +1,37 @@
+// storage_metrics: the event store's Prometheus series, declared in one place.
+//
+//   distillguard_storage_events_written_total
+//   distillguard_storage_events_dropped_total{reason="queue_full"|"write_error"}
+//   distillguard_storage_write_errors_total        failed batch commits
+//   distillguard_storage_write_seconds             batch commit latency (histogram)
+//   distillguard_storage_queue_depth               events waiting for the writer
+//   distillguard_storage_degraded                  1 while writes fail
+//
+// When the store is given no registry it keeps a private one, so the counters
+// exist (and tests can read them) either way. Thread safe (prometheus-cpp
+// metrics are atomics).
+#pragma once
+
+#include <memory>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace dg::storage {
+
+struct storage_metrics {
+  explicit storage_metrics(prometheus::Registry* registry);
+
+  std::shared_ptr<prometheus::Registry> own_registry;  // set when none was given
+  prometheus::Counter* events_written = nullptr;
+  prometheus::Counter* dropped_queue_full = nullptr;
+  prometheus::Counter* dropped_write_error = nullptr;
+  prometheus::Counter* write_errors = nullptr;
+  prometheus::Histogram* write_seconds = nullptr;
+  prometheus::Gauge* queue_depth = nullptr;
+  prometheus::Gauge* degraded = nullptr;
+};
+
+}  // namespace dg::storage
