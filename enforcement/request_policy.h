@@ -40,11 +40,13 @@ class response_rewriter {
   virtual std::string rewrite_json_body(std::string_view body) = 0;
   // The data of one SSE event; returns the data to send (may be unchanged).
   virtual std::string rewrite_sse_data(std::string_view data) = 0;
-  // At the end of the stream: text still held back, as whole SSE events
-  // ("data: {...}\n\n", one or more) to send before the final event
-  // (data: [DONE]) or the end of the stream, or empty. The rewriter already
-  // releases held-back text in the chunk that carries a choice's finish_reason,
-  // so this is usually empty.
+  // Whole SSE events ("data: {...}\n\n", or "event: NAME\ndata: {...}\n\n"
+  // for the Responses API) that must be sent BEFORE the event just returned by
+  // rewrite_sse_data(), or empty. Call it after every rewrite_sse_data() and
+  // once more at the end of the stream (send what it returns before closing):
+  // held-back text is released in the chunk carrying a choice's finish_reason
+  // when there is one, else here (before data: [DONE] or
+  // response.output_text.done).
   virtual std::string flush_sse() = 0;
   // Words seen, words that could carry the mark, words changed so far.
   struct stats {
