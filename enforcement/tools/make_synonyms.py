@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Builds the watermark's synonym table from WordNet 3.0 (Debian's wordnet-base).
+
+Writes small, high-precision groups of single words that can replace each
+other in running text without a part-of-speech tagger:
+  * every member's dominant sense (sense 1, by SemCor tag counts) is the
+    group's synset, and that sense carries most of the word's tagged uses
+    across all parts of speech (so "use" the noun and "use" the verb never
+    swap with a verb-only synonym);
+  * every member is common (tagged at least MIN_COUNT times in SemCor) and
+    within a factor MAX_RATIO of the group's most frequent member;
+  * a word belongs to one group only.
+Regular inflections are added for verbs (-s, -ed, -ing) and nouns (plural)
+when every member inflects regularly (WordNet's exception lists decide).
+
+WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
+Licensed under the WordNet 3.0 licence (see /usr/share/doc/wordnet-base/copyright):
+use, copy, modify and distribute for any purpose without fee, provided the
+copyright notice and the disclaimer appear on all copies. The generated file
+repeats them.
+
+Optional reference text (JSON Lines with "text"/"output" fields, e.g. the
+project's shared prompt corpora other than the evaluation set) sets which
+surface forms are common: every member must occur MIN_REF times and the
+members' frequencies must be within MAX_REF_RATIO of each other.
+
+usage: make_synonyms.py [--wordnet DIR] [REFERENCE.jsonl ...] > distillguard-synonyms.tsv
+"""
+import collections
+import re
+import sys
+
+WN = "/usr/share/wordnet"
+REF_FILES = []
+_args = sys.argv[1:]
+while _args:
+    a = _args.pop(0)
+    if a == "--wordnet":
+        WN = _args.pop(0)
+    else:
+        REF_FILES.append(a)
+MIN_COUNT = 1       # SemCor tags of the member's dominant sense
+DOMINANCE = 0.34    # share of the word's tagged uses (all POS) in the group's sense
+MAX_RATIO = 12.0    # most frequent member / least frequent member (SemCor)
+MIN_REF = 3         # occurrences of every surface form in the reference text
+MAX_REF_RATIO = 40.0  # frequency ratio of the members in the reference text
+MAX_GROUP = 4
+WORD = re.compile(r"^[a-z]{3,}$")
+POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+SS_TYPE = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
+# Words that swap badly whatever WordNet says (register, idiom, or a common
+# second reading that SemCor under-counts).
+AVOID = set("""
+like just even still well right kind sort mean fine fair pretty quite rather
+ill sick dead gay queer bloody damn hell god lord christ man woman boy girl
+get got make made take put set let give go come see say tell ask
+about part parts portion lay place class classes category categories range scope
+found program way ways fashion mode manner being existence family household
+model crimson athletics earth globe keep degree rock rocks away off center middle
+case cases instance instances null void cardinal store shop shooting shot document
+papers writing authorship move travel race racing rushing rush complete completed
+completes finish finished finishes conception engaging engage pursue pursuing ussr
+babe faith religion kid helper engineering technology castle palace results effects
+result effect mobile wandering fault portrayal introduction debut source sources
+origin origins looking sounding plane airplane rest remainder round circular grounds
+commission committee foreman holding retention disputes dispute challenges challenge
+comments remarks comment remark domain arena sphere setup apparatus eventually
+finally printing print printed publishing publish published attached connected
+affiliated eating feeding finding determination factory mill remains devil lucifer
+fleet swift earlier earliest matter affair configuration constellation matching twin
+hood punk computing calculating package packet bundle reward wages defining shaping
+alignment coalition replacement replacing parsons curse swear heap pile project
+projects task tasks element elements process procedure velocity director manager
+marketing selling religious spiritual comic schemes scheme advertising regard
+district territory districts territories minimal minimum suited settlement
+settlements assurance confidence autonomy liberty tune melody bulk aged older
+alone magic magical agency bureau link linked serial epoch accepted recognized
+recall bush lack deficiency daylight daytime heaven paradise aids aid dear teen
+teenage families households precedence priority bias prejudice partner spouse
+promotion publicity crossing cross traverse traversing jan feb aug sept oct nov dec
+noted select react fort garrison little bible scripture
+""".split())
+
+# Frequent formal-English swaps that the dominant-sense rule misses because
+# one member is polysemous in general text (e.g. "show"). Each pair is kept
+# only if WordNet lists both words in one synset of that part of speech.
+CURATED = [
+    ("v", "show", "demonstrate"), ("v", "ensure", "guarantee"), 
+    ("v", "require", "need"), ("v", "allow", "permit"), ("v", "increase", "boost"),
+    ("v", "reduce", "decrease"), ("v", "create", "produce"), ("v", "obtain", "acquire"),
+    ("v", "enhance", "heighten"), ("v", "assess", "evaluate"), 
+    ("v", "describe", "depict"), 
+    ("v", "examine", "analyze"), 
+    ("v", "reach", "achieve"), ("v", "utilize", "employ"), 
+    ("v", "discuss", "talk"), ("v", "continue", "proceed"),
+    ("v", "determine", "establish"), ("v", "emphasize", "stress"),
+    ("v", "protect", "shield"), ("v", "gather", "collect"),
+    ("a", "important", "significant"), ("a", "various", "several"), ("a", "many", "numerous"),
+    ("a", "different", "distinct"), ("a", "simple", "easy"), ("a", "essential", "necessary"),
+    ("a", "common", "usual"), ("a", "quick", "fast"), 
+    ("a", "entire", "whole"), ("a", "crucial", "critical"),
+    ("a", "specific", "particular"), 
+    ("a", "difficult", "hard"), ("a", "additional", "extra"),
+    ("a", "modern", "contemporary"),
+    ("a", "enough", "sufficient"), ("a", "global", "worldwide"), 
+    ("r", "however", "nevertheless"), ("r", "usually", "commonly"),
+    ("r", "especially", "particularly"), ("r", "quickly", "rapidly"), ("r", "easily", "readily"),
+    ("r", "additionally", "furthermore"), ("r", "currently", "presently"),
+    ("r", "generally", "mostly"), ("r", "significantly", "importantly"), 
+    ("n", "example", "illustration"), ("n", "goal", "aim"), ("n", "benefit", "advantage"),
+    ("n", "method", "approach"), ("n", "issue", "problem"), ("n", "customer", "client"),
+    ("n", "area", "region"), 
+
+]
+
+def read_index():
+    senses = {}  # (lemma, pos) -> [offsets], in sense order
+    for pos, name in POS_FILES.items():
+        with open(f"{WN}/index.{name}", encoding="latin-1") as f:
+            for line in f:
+                if line.startswith(" "):
+                    continue
+                parts = line.split()
+                lemma, p = parts[0], parts[1]
+                synset_cnt, p_cnt = int(parts[2]), int(parts[3])
+                offsets = parts[6 + p_cnt:6 + p_cnt + synset_cnt]
+                senses[(lemma, pos)] = offsets
+    return senses
+
+def read_counts():
+    counts = collections.defaultdict(int)  # (lemma, pos, sense_number) -> tags
+    total = collections.defaultdict(int)   # lemma -> tags, all POS
+    with open(f"{WN}/cntlist.rev", encoding="latin-1") as f:
+        for line in f:
+            key, sense, tags = line.split()
+            lemma, rest = key.split("%", 1)
+            pos = SS_TYPE[rest[0]]
+            counts[(lemma, pos, int(sense))] += int(tags)
+            total[lemma] += int(tags)
+    return counts, total
+
+def read_synsets():
+    members = {}  # (pos, offset) -> [lemmas]
+    for pos, name in POS_FILES.items():
+        with open(f"{WN}/data.{name}", encoding="latin-1") as f:
+            for line in f:
+                if line.startswith(" "):
+                    continue
+                parts = line.split()
+                off, w_cnt = parts[0], int(parts[3], 16)
+                words = [re.sub(r"\(.*\)$", "", parts[4 + 2 * i]).lower() for i in range(w_cnt)]
+                members[(pos, off)] = words
+    return members
+
+def read_exceptions():
+    exc = set()
+    for name in ("noun", "verb", "adj"):
+        with open(f"{WN}/{name}.exc", encoding="latin-1") as f:
+            for line in f:
+                parts = line.split()
+                exc.update(parts[1:])  # base forms with irregular inflections
+    return exc
+
+VOWEL = set("aeiou")
+
+def verb_forms(w):
+    """Regular -s, -ed, -ing, or None when the spelling rule is uncertain (doubling)."""
+    if len(w) >= 3 and w[-1] not in VOWEL | set("wxy") and w[-2] in VOWEL and w[-3] not in VOWEL:
+        return None  # stop -> stopped / visit -> visited: cannot tell without stress
+    if w.endswith(("s", "x", "z", "ch", "sh")):
+        s = w + "es"
+    elif w.endswith("y") and w[-2] not in VOWEL:
+        s = w[:-1] + "ies"
+    else:
+        s = w + "s"
+    if w.endswith("e"):
+        ed, ing = w + "d", (w[:-1] + "ing") if not w.endswith(("ee", "ye", "oe")) else w + "ing"
+    elif w.endswith("y") and w[-2] not in VOWEL:
+        ed, ing = w[:-1] + "ied", w + "ing"
+    else:
+        ed, ing = w + "ed", w + "ing"
+    return {"s": s, "ed": ed, "ing": ing}
+
+def noun_plural(w):
+    if w.endswith("s"):
+        return None  # already plural, or a mass noun ("surroundings", "series")
+    if w.endswith(("x", "z", "ch", "sh")):
+        return w + "es"
+    if w.endswith("y") and w[-2] not in VOWEL:
+        return w[:-1] + "ies"
+    if w.endswith(("f", "fe", "o")):
+        return None
+    return w + "s"
+
+def read_reference():
+    import json
+    freq = collections.Counter()
+    for path in REF_FILES:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                for k in ("text", "output"):
+                    v = rec.get(k)
+                    if isinstance(v, str):
+                        freq.update(w.lower() for w in re.findall(r"[A-Za-z]+", v))
+    return freq
+
+def main():
+    ref = read_reference()
+    senses = read_index()
+    counts, total = read_counts()
+    synsets = read_synsets()
+    exc = read_exceptions()
+
+    eligible = collections.defaultdict(list)  # (pos, offset) -> [(lemma, count)]
+    for (lemma, pos), offs in senses.items():
+        if not WORD.match(lemma) or lemma in AVOID:
+            continue
+        c = counts.get((lemma, pos, 1), 0)
+        if c < MIN_COUNT or total[lemma] == 0 or c / total[lemma] < DOMINANCE:
+            continue
+        eligible[(pos, offs[0])].append((lemma, c))
+
+    groups = []
+    by_pos = collections.defaultdict(set)  # (lemma, pos) -> synset offsets
+    for (lemma, pos), offs in senses.items():
+        by_pos[(lemma, pos)] = set(offs)
+    for pos, a, b in CURATED:
+        shared = by_pos.get((a, pos), set()) & by_pos.get((b, pos), set())
+        if shared and a not in AVOID and b not in AVOID:
+            groups.append((pos, sorted([a, b])))
+    # British and American spellings (-ise/-ize, -yse/-yze, -our/-or, -re/-er)
+    # that WordNet lists in one synset: exact synonyms, whatever their counts.
+    for (lemma, pos), offs in senses.items():
+        if not WORD.match(lemma):
+            continue
+        for us, uk in (("ize", "ise"), ("yze", "yse"), ("or", "our"), ("er", "re")):
+            if lemma.endswith(us):
+                other = lemma[: -len(us)] + uk
+                if other in AVOID or lemma in AVOID:
+                    continue
+                if set(offs) & by_pos.get((other, pos), set()):
+                    groups.append((pos, sorted([lemma, other])))
+                    CURATED.append((pos, lemma, other))
+    curated_words = {w for _, a, b in CURATED for w in (a, b)}
+    for (pos, off), words in eligible.items():
+        words = [(w, c) for w, c in words if w not in curated_words]
+        if len(words) < 2:
+            continue
+        words.sort(key=lambda x: (-x[1], x[0]))
+        top = words[0][1]
+        kept = [w for w, c in words if top / c <= MAX_RATIO][:MAX_GROUP]
+        if len(kept) >= 2:
+            groups.append((pos, sorted(kept)))
+
+    # A word in one group only (first by the group's order is kept).
+    ncur = sum(1 for g in groups if set(g[1]) <= curated_words)
+    groups = groups[:ncur] + sorted(groups[ncur:], key=lambda g: (g[0], g[1]))
+    seen, base = set(), []
+    for pos, words in groups:
+        if any(w in seen for w in words):
+            continue
+        seen.update(words)
+        base.append((pos, words))
+
+    out, vetted = [], set()  # vetted: groups exempt from the reference-frequency filter
+    for pos, words in base:
+        start = len(out)
+        out.append((pos, words))
+        if pos == "v" and not any(w in exc for w in words):
+            forms = [verb_forms(w) for w in words]
+            if all(forms):
+                for k in ("s", "ed", "ing"):
+                    out.append((f"v.{k}", [f[k] for f in forms]))
+        if pos == "n" and not any(w in exc for w in words):
+            pl = [noun_plural(w) for w in words]
+            if all(pl):
+                out.append(("n.pl", pl))
+        if set(words) <= curated_words:
+            vetted.update(tuple(ws) for _, ws in out[start:])
+
+    # Every surface form in one group only; drop groups that would share one.
+    surface = collections.Counter(w for _, ws in out for w in ws)
+    final = [(p, ws) for p, ws in out if all(surface[w] == 1 for w in ws)]
+    if ref:
+        def common(ws):
+            f = [ref[w] for w in ws]
+            return min(f) >= MIN_REF and max(f) / min(f) <= MAX_REF_RATIO
+        final = [(p, ws) for p, ws in final if tuple(ws) in vetted or common(ws)]
+
+    print("# distillguard watermark synonym table, generated by enforcement/tools/make_synonyms.py")
+    print("# from WordNet 3.0. WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.")
+    print("# THIS SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO")
+    print("# REPRESENTATIONS OR WARRANTIES, EXPRESS OR IMPLIED. (Full licence: WordNet 3.0 licence,")
+    print("# /usr/share/doc/wordnet-base/copyright.)")
+    print("# format: POS<TAB>word,word[,word...]   one group a line; a word appears once")
+    for p, ws in final:
+        print(f"{p}\t{','.join(ws)}")
+    print(f"# {len(final)} groups, {sum(len(ws) for _, ws in final)} words", file=sys.stderr)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+#include "enforcement/watermark_synonyms.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "common/crypto.h"
+
+namespace dg::enforcement {
+
+extern const char* const builtin_synonyms_tsv;  // generated from data/distillguard-synonyms.tsv
+
+status synonym_table::parse(std::string_view text, synonym_table& out) {
+  out = synonym_table{};
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string_view::npos)
+      return status::corruption("synonyms line " + std::to_string(line_no) + ": no tab");
+    std::string_view rest = line.substr(tab + 1);
+    std::vector<std::string> words;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view w = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      for (char c : w)
+        if (c < 'a' || c > 'z')
+          return status::corruption("synonyms line " + std::to_string(line_no) +
+                                    ": not a lower-case word: " + std::string(w));
+      if (w.empty()) return status::corruption("synonyms line " + std::to_string(line_no) + ": empty word");
+      words.emplace_back(w);
+    }
+    if (words.size() < 2 || words.size() > 16)
+      return status::corruption("synonyms line " + std::to_string(line_no) + ": needs 2 to 16 words");
+    const auto g = static_cast<std::uint32_t>(out.groups_.size());
+    std::string joined;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i)});
+      (void)it;
+      if (!inserted)
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
+                                  "' is already in another group");
+      out.min_len_ = std::min(out.min_len_, words[i].size());
+      out.max_len_ = std::max(out.max_len_, words[i].size());
+      joined += words[i];
+      joined += ',';
+    }
+    out.seeds_.push_back(hash64(joined, 0x77a7e3a4c5d1ULL));
+    out.groups_.push_back(std::move(words));
+  }
+  if (out.groups_.empty()) return status::corruption("synonyms: no groups");
+  return status::ok();
+}
+
+status synonym_table::load_file(const std::string& path, synonym_table& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return status::not_found("cannot open synonyms file " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  status st = parse(ss.str(), out);
+  if (!st) return status::corruption(path + ": " + st.message());
+  return st;
+}
+
+std::shared_ptr<const synonym_table> synonym_table::builtin() {
+  static const std::shared_ptr<const synonym_table> table = [] {
+    auto t = std::make_shared<synonym_table>();
+    status st = parse(builtin_synonyms_tsv, *t);
+    (void)st;  // the build checks the table (a unit test parses it)
+    return std::shared_ptr<const synonym_table>(std::move(t));
+  }();
+  return table;
+}
+
+std::vector<std::string> default_synonym_paths() {
+  std::vector<std::string> out;
+  // Next to the executable, then the installed share directory.
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) {
+    std::string exe(buf, static_cast<std::size_t>(n));
+    const std::string dir = exe.substr(0, exe.rfind('/'));
+    out.push_back(dir + "/distillguard-synonyms.tsv");
+    out.push_back(dir + "/../share/distillguard/distillguard-synonyms.tsv");
+  }
+  out.push_back("/usr/share/distillguard/distillguard-synonyms.tsv");
+  return out;
+}
+
+}  // namespace dg::enforcement

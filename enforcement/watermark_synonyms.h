@@ -1,0 +1,63 @@
+// watermark_synonyms: the synonym groups the watermark chooses among, from the
+// table generated from WordNet 3.0 by tools/make_synonyms.py (WordNet 3.0
+// Copyright 2006 by Princeton University; WordNet 3.0 licence, see
+// data/distillguard-synonyms.tsv). The table is compiled into the binary; a
+// config may point at another file (watermark.synonyms_file).
+//
+// Thread safety: immutable after load; share it freely.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dg::enforcement {
+
+class synonym_table {
+ public:
+  struct hit {
+    std::uint32_t group = 0;
+    std::uint8_t member = 0;
+  };
+
+  // Parses the TSV format (POS<TAB>word,word[,...]; '#' comments). A word in
+  // two groups, a group of fewer than two words or a non-lower-case word is
+  // corruption.
+  static status parse(std::string_view text, synonym_table& out);
+  static status load_file(const std::string& path, synonym_table& out);
+  // The table compiled into the binary.
+  static std::shared_ptr<const synonym_table> builtin();
+
+  // `lower` must be lower case ASCII letters.
+  const hit* find(std::string_view lower) const {
+    if (lower.size() < min_len_ || lower.size() > max_len_) return nullptr;
+    auto it = words_.find(lower);
+    return it == words_.end() ? nullptr : &it->second;
+  }
+  const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
+  // A stable seed per group (from its words), so adding groups moves no key.
+  std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
+  std::size_t groups() const { return groups_.size(); }
+  std::size_t words() const { return words_.size(); }
+
+ private:
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::vector<std::vector<std::string>> groups_;
+  std::vector<std::uint64_t> seeds_;
+  std::unordered_map<std::string, hit, string_hash, std::equal_to<>> words_;
+  std::size_t min_len_ = SIZE_MAX, max_len_ = 0;
+};
+
+// The default file locations tried when watermark.synonyms_file is empty
+// (the table compiled in is used when none exists).
+std::vector<std::string> default_synonym_paths();
+
+}  // namespace dg::enforcement
