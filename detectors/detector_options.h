@@ -112,10 +112,11 @@ struct linking_options : detector_common {
   bool by_system_prompt = true;
   bool by_skeleton = true;
   bool by_address_range = true;  // IPv4 /24, IPv6 /48
-  bool by_user_agent = true;     // only together with the address range (alone it is too common)
-  bool by_timing = true;         // requests in the same second, repeatedly
+  bool by_user_agent = true;     // the address range links only together with the same user agent
+  // System prompts shorter than this ("You are a helpful assistant.") are too common to link.
+  std::uint32_t min_system_prompt_chars = 64;
   // A key shared by more clients than this is too common to link (a public template, a browser).
-  std::uint32_t max_key_clients = 50000;
+  std::uint32_t max_key_clients = 5000;
   // Observations of a shared key before two clients are linked by it.
   std::uint32_t min_shared = 3;
   // Inverted-index capacity (keys kept), bounded memory.
@@ -130,6 +131,14 @@ struct scoring_options {
   // Breadth detectors (volume, cadence, coverage, mmd, prada) count only as far as the traffic
   // is stateless single-turn querying: a multi-turn product backend is broad but not a harvest.
   bool stateless_gate = true;
+  // Breadth counts fully when the mean answer is at least harvest_tokens_full tokens, and only
+  // harvest_floor of itself when answers are tiny (batch classification): distillation wants answers.
+  double harvest_floor = 0.6;
+  double harvest_tokens_low = 16;
+  double harvest_tokens_full = 128;
+  // A cluster's risk passes to its members (times this factor) once the cluster has this many members.
+  double cluster_inherit = 1.0;
+  std::uint32_t cluster_min_members = 2;
   // Rescore a client every this many of its events, or this much event time, whichever first.
   std::uint32_t rescore_every_events = 8;
   double rescore_interval_seconds = 60;

@@ -1,0 +1,39 @@
+// minhash: MinHash signatures over hashed word shingles, and the b-bit form the
+// near-duplicate reservoir keeps. One hash per shingle; each of the 64
+// permutations is a cheap bijection of it ((x ^ a_k) * m_k with m_k odd, then
+// an xor-shift), so a signature costs 64 multiply-adds per shingle, which the
+// compiler vectorises.
+// Thread safety: a minhasher is immutable after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+namespace dg::detectors {
+
+inline constexpr std::size_t minhash_size = 64;
+using minhash_signature = std::array<std::uint32_t, minhash_size>;
+
+// b-bit MinHash (Li and Koenig 2010): the low 8 bits of the first 32 lanes. Two random
+// values agree with probability 1/256, which jaccard_bbit corrects for.
+inline constexpr std::size_t bbit_size = 32;
+using bbit_signature = std::array<std::uint8_t, bbit_size>;
+
+class minhasher {
+ public:
+  explicit minhasher(std::uint64_t seed);
+  // Signature of a set of 32-bit shingle hashes; all lanes 0xffffffff when empty.
+  void sign(std::span<const std::uint32_t> shingles, minhash_signature& out) const;
+
+ private:
+  alignas(64) std::array<std::uint32_t, minhash_size> xor_;
+  alignas(64) std::array<std::uint32_t, minhash_size> mul_;
+};
+
+// Share of equal lanes: an unbiased estimate of the Jaccard similarity.
+double jaccard(const minhash_signature& a, const minhash_signature& b);
+bbit_signature to_bbit(std::span<const std::uint32_t> sig);
+double jaccard_bbit(const bbit_signature& a, const bbit_signature& b);
+
+}  // namespace dg::detectors

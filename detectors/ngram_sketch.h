@@ -1,0 +1,30 @@
+// ngram_sketch: a prompt as a small set of hashed n-grams (bottom-k of its
+// content-word unigrams and of its bigrams), and the kernel and MMD estimate
+// the distribution-shift detector computes over windows of them (Gretton et
+// al. 2012, with the resemblance kernel |A ∩ B| / max(|A|, |B|)).
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "detectors/text_normalise.h"
+
+namespace dg::detectors {
+
+inline constexpr std::size_t ngram_sketch_size = 16;
+
+// Sorted, distinct, at most ngram_sketch_size values.
+void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
+                       std::vector<std::uint32_t>& scratch);
+
+// Resemblance of two sorted sketches, in [0, 1].
+double sketch_kernel(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b);
+
+// Unbiased MMD^2 between sample X and sample Y under sketch_kernel. Each element of a sample
+// is a sorted sketch. Needs at least two of each; returns 0 otherwise.
+double mmd2(std::span<const std::span<const std::uint32_t>> x,
+            std::span<const std::span<const std::uint32_t>> y);
+
+}  // namespace dg::detectors

@@ -1,0 +1,17 @@
+// simhash: Charikar's 64-bit SimHash over hashed shingles (unit weights). Near
+// texts have near hashes in Hamming distance; the engine keys exact-repeat and
+// near-repeat checks on it.
+// Thread safety: pure functions.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <span>
+
+namespace dg::detectors {
+
+std::uint64_t simhash(std::span<const std::uint64_t> shingle_hashes);
+
+inline int hamming(std::uint64_t a, std::uint64_t b) { return std::popcount(a ^ b); }
+
+}  // namespace dg::detectors
