@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
@@ -17,6 +18,18 @@ class client_prefix_transform final : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return key.size() >= 1 && key.size() >= 1 + static_cast<std::size_t>(static_cast<unsigned char>(key[0]));
+  }
+};
+
+// Turns off RocksDB's own recovery from a background error (for a full disk
+// it polls free space on a timer of its own): the store's writer calls
+// DB::Resume() with its backoff instead, and knows when writes work again.
+class manual_recovery final : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "distillguard.manual_recovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
   }
 };
 
@@ -68,6 +81,7 @@ std::unique_ptr<db_layout> make_db_layout(const storage_options& o,
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Bounds recovery time after a crash: older WALs force a flush.
   db.max_total_wal_size = 256 << 20;
+  db.listeners.push_back(std::make_shared<manual_recovery>());
 
   auto cache = rocksdb::NewLRUCache(static_cast<std::size_t>(o.block_cache_mb) << 20);
   l->events_filter = std::make_unique<expiry_filter>(cutoff, key_layout::client_first);

@@ -84,6 +84,7 @@ status event_store::open_db(bool read_only, const std::string& work_dir) {
 
   cutoff_->advance_to(expired_before());
   layout_ = make_db_layout(options_, cutoff_);
+  if (env_ != nullptr) layout_->db.env = env_;
 
   // Every existing column family must be opened; keep unknown ones as they are.
   std::vector<rocksdb::ColumnFamilyDescriptor> families = layout_->families;
@@ -126,11 +127,16 @@ status event_store::open_db(bool read_only, const std::string& work_dir) {
 
   std::string v;
   if (db_->Get(rocksdb::ReadOptions(), handles_[0], next_seq_key, &v).ok() && v.size() == 8) {
-    next_seq_.store(get_be64(v.data()) + seq_restart_gap);
+    next_seq_.store(std::max(next_seq_.load(), get_be64(v.data()) + seq_restart_gap));
   } else {
-    next_seq_.store(1);
+    next_seq_.store(std::max<std::uint64_t>(next_seq_.load(), 1));
   }
   return status::ok();
+}
+
+bool event_store::is_open() const {
+  std::shared_lock lk(db_mu_);
+  return db_ != nullptr;
 }
 
 status event_store::open() {
@@ -153,7 +159,34 @@ status event_store::open() {
 
 status event_store::open_read_only(std::string work_dir) { return open_db(true, work_dir); }
 
+void event_store::close_db() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  events_cf_ = time_cf_ = clients_cf_ = audit_cf_ = nullptr;
+  (void)db_->Close();
+  delete db_;
+  db_ = nullptr;
+  layout_.reset();
+}
+
+status event_store::recover() {
+  {
+    std::shared_lock lk(db_mu_);
+    if (db_ != nullptr) {
+      const rocksdb::Status rs = db_->Resume();
+      if (rs.ok()) return status::ok();
+      if (rs.IsBusy()) return from_rocksdb(rs, "storage: RocksDB is recovering");
+      log::debug("storage: cannot resume in place, reopening", {{"error", rs.ToString()}});
+    }
+  }
+  std::unique_lock lk(db_mu_);
+  close_db();
+  return open_db(false, "");
+}
+
 status event_store::catch_up() {
+  std::shared_lock lk(db_mu_);
   if (db_ == nullptr || !read_only_) return status::ok();
   const rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return from_rocksdb(s, "storage: catching up with '" + options_.path + "'");
@@ -170,14 +203,10 @@ void event_store::close() {
   stop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (retention_.joinable()) retention_.join();
-  if (db_ != nullptr) {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    handles_.clear();
-    (void)db_->Close();
-    delete db_;
-    db_ = nullptr;
+  {
+    std::unique_lock lk(db_mu_);
+    close_db();
   }
-  layout_.reset();
   if (!temp_work_dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(temp_work_dir_, ec);
@@ -261,8 +290,25 @@ void event_store::writer_loop() {
 }
 
 std::size_t event_store::drain_once() {
-  rocksdb::WriteBatch batch;
+  if (queue_->size_approx() == 0) return 0;
   pb::QueryEvent ev;
+  if (degraded_.load()) {
+    // RocksDB stops writing after a background error until it is resumed.
+    // Its own recovery is off (db_options.h), so that recovery follows our
+    // backoff and the outcome is known here.
+    const status r = recover();
+    if (!r) {
+      std::size_t n = 0;
+      while (n < options_.max_batch_events && queue_->try_pop(ev)) ++n;
+      metrics_.write_errors->Increment();
+      metrics_.dropped_write_error->Increment(static_cast<double>(n));
+      mark_degraded(r.message());
+      return n;
+    }
+  }
+
+  std::shared_lock lk(db_mu_);
+  rocksdb::WriteBatch batch;
   std::string value;
   std::size_t n = 0;
   std::uint64_t seq = next_seq_.load(std::memory_order_relaxed);
@@ -282,16 +328,13 @@ std::size_t event_store::drain_once() {
   put_be64(seq_value, seq);
   batch.Put(handles_[0], next_seq_key, seq_value);
 
-  if (degraded_.load()) {
-    // RocksDB stops writing after a background error until it is resumed.
-    (void)db_->Resume();
-  }
   rocksdb::WriteOptions wo;
   wo.sync = false;
   const auto start = std::chrono::steady_clock::now();
   const rocksdb::Status s = db_->Write(wo, &batch);
   metrics_.write_seconds->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  lk.unlock();
   if (s.ok()) {
     metrics_.events_written->Increment(static_cast<double>(n));
     if (degraded_.load()) mark_recovered();
@@ -343,12 +386,14 @@ storage_stats event_store::stats() const {
 }
 
 std::uint64_t event_store::estimate_events() const {
+  std::shared_lock lk(db_mu_);
   if (db_ == nullptr) return 0;
   std::uint64_t n = 0;
   db_->GetIntProperty(events_cf_, "rocksdb.estimate-num-keys", &n);
   return n;
 }
 
+// REQUIRES: db_mu_ held (shared).
 status event_store::write_sync(void* batch) {
   if (db_ == nullptr) return status::unavailable("storage: not open");
   if (read_only_) return status::invalid_argument("storage: opened read-only");
@@ -364,6 +409,7 @@ status event_store::put_client(const pb::ClientRecord& r) {
 
 status event_store::put_clients(const std::vector<pb::ClientRecord>& records) {
   if (!options_.enabled) return status::ok();
+  std::shared_lock lk(db_mu_);
   if (db_ == nullptr) return status::unavailable("storage: not open");
   rocksdb::WriteBatch batch;
   std::string value;
@@ -377,6 +423,7 @@ status event_store::put_clients(const std::vector<pb::ClientRecord>& records) {
 
 status event_store::append_audit(const pb::AuditEntry& e) {
   if (!options_.enabled) return status::ok();
+  std::shared_lock lk(db_mu_);
   if (db_ == nullptr) return status::unavailable("storage: not open");
   rocksdb::WriteBatch batch;
   const std::uint64_t seq = next_seq_.fetch_add(1);

@@ -34,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,6 +53,7 @@ class Registry;
 }
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 class Cache;
 }  // namespace rocksdb
@@ -97,6 +99,9 @@ class event_store {
   // RocksDB status (permissions, corruption, lock held by another process).
   // With options.enabled false nothing is opened and every write is a no-op.
   status open();
+  // The RocksDB environment (file system) to use instead of the default; set
+  // before open(). Tests use it to inject faults, as LevelDB's Options::env.
+  void set_env(rocksdb::Env* env) { env_ = env; }
   // Opens the database as a read-only follower (RocksDB secondary instance),
   // which works while a gateway holds it open read-write: export uses this.
   // Writes are refused. `work_dir` holds the follower's own log; empty = a
@@ -106,7 +111,7 @@ class event_store {
   status catch_up();
   // Drains the queue (one last commit), stops the threads, closes RocksDB.
   void close();
-  bool is_open() const { return db_ != nullptr; }
+  bool is_open() const;
 
   // Hands an event to the writer. Never blocks; false when the event was
   // dropped (queue full: counted) or the store is not open for writing.
@@ -156,7 +161,12 @@ class event_store {
   const storage_options& options() const { return options_; }
 
  private:
+  // REQUIRES: db_mu_ held exclusively (or no other thread running).
   status open_db(bool read_only, const std::string& work_dir);
+  void close_db();
+  // Clears a background error: DB::Resume(), or a reopen when RocksDB cannot
+  // resume in place (a failed WAL write is fatal to the open instance).
+  status recover();
   void writer_loop();
   void retention_loop();
   // Builds and commits one batch from the queue; returns the events taken.
@@ -171,6 +181,9 @@ class event_store {
   system_clock_source system_clock_;
   const clock_source* clock_;
 
+  rocksdb::Env* env_ = nullptr;
+  // Shared by every use of db_ and the handles; exclusive to reopen or close.
+  mutable std::shared_mutex db_mu_;
   std::unique_ptr<db_layout> layout_;  // outlives db_: its options point into it
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <queue>
+#include <shared_mutex>
 #include <thread>
 
 #include <rocksdb/db.h>
@@ -30,6 +31,7 @@ constexpr std::size_t retention_batch = 10000;
 }  // namespace
 
 status event_store::get_client(std::string_view client_id, pb::ClientRecord& out) const {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   std::string v;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), clients_cf_,
@@ -41,6 +43,7 @@ status event_store::get_client(std::string_view client_id, pb::ClientRecord& out
 }
 
 status event_store::load_clients(const client_callback& cb) const {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), clients_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -56,6 +59,7 @@ status event_store::load_clients(const client_callback& cb) const {
 
 status event_store::scan_audit(std::string_view client_id, std::size_t limit,
                                const audit_callback& cb) const {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   std::unique_ptr<rocksdb::Iterator> it;
   if (!client_id.empty()) {
@@ -110,6 +114,7 @@ status event_store::scan_audit(std::string_view client_id, std::size_t limit,
 
 status event_store::scan_client(std::string_view client_id, micros since, micros until,
                                 std::size_t limit, bool reverse, const event_callback& cb) const {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   since = std::max(since, expired_before());
   if (since >= until) return status::ok();
@@ -145,6 +150,7 @@ status event_store::scan_client(std::string_view client_id, micros since, micros
 }
 
 status event_store::scan_time(micros since, micros until, const event_callback& cb) const {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   since = std::max(since, expired_before());
   if (since >= until) return status::ok();
@@ -192,6 +198,7 @@ status event_store::scan_time(micros since, micros until, const event_callback& 
 }
 
 status event_store::run_retention() {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   if (read_only_) return status::invalid_argument("storage: opened read-only");
   const micros cutoff = expired_before();
@@ -229,6 +236,7 @@ status event_store::run_retention() {
 }
 
 status event_store::compact() {
+  std::shared_lock db_lock(db_mu_);
   if (db_ == nullptr) return not_open();
   if (read_only_) return status::invalid_argument("storage: opened read-only");
   cutoff_->advance_to(expired_before());
