@@ -1,0 +1,186 @@
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "enforcement/watermark_detector.h"
+#include "enforcement/watermark_rewriter.h"
+#include "enforcement/watermark_text.h"
+
+namespace dg::enforcement {
+namespace {
+
+const mark_key key = derive_mark_key("secret", "client-7", 1);
+
+std::string mark(std::string_view text) {
+  text_marker m(*synonym_table::builtin(), key);
+  return m.mark(text);
+}
+
+TEST(Synonyms, BuiltinTableParses) {
+  auto t = synonym_table::builtin();
+  ASSERT_GT(t->groups(), 1000u);
+  const auto* h = t->find("large");
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(t->group(h->group)[h->member], "large");
+  std::ifstream in(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms.tsv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  synonym_table parsed;
+  EXPECT_TRUE(synonym_table::parse(ss.str(), parsed).is_ok());
+  EXPECT_EQ(parsed.groups(), t->groups());
+  synonym_table bad;
+  EXPECT_FALSE(synonym_table::parse("a\tbig,large\na\tlarge,huge\n", bad).is_ok());
+}
+
+TEST(Marker, ChangesSomeWordsKeepingCase) {
+  std::string text;
+  for (int i = 0; i < 50; ++i) text += "The large car was quickly built. Large LARGE large. ";
+  std::string out = mark(text);
+  EXPECT_NE(out, text);
+  EXPECT_EQ(out.size() > 0, true);
+  // Sentence structure, punctuation and case patterns survive.
+  EXPECT_EQ(std::count(out.begin(), out.end(), '.'), std::count(text.begin(), text.end(), '.'));
+  EXPECT_EQ(out.find("large") == std::string::npos && out.find("big") == std::string::npos, false);
+}
+
+TEST(Marker, LeavesCodeUrlsNumbersJsonAlone) {
+  const std::string code = "```python\nlarge = big_car(quickly)\nprint('large')\n```\n";
+  const std::string inline_code = "use `large` here";
+  const std::string url = "see https://example.com/large/car?quickly=1 and www.large.com";
+  const std::string nums = "3large 2.5 big-car large_car";
+  std::string text = "A large car.\n" + code + inline_code + " " + url + " " + nums + " end.";
+  for (int i = 0; i < 20; ++i) {
+    text_marker m(*synonym_table::builtin(), derive_mark_key("s", "c" + std::to_string(i), 1));
+    std::string out = m.mark(text);
+    EXPECT_NE(out.find(code), std::string::npos);
+    EXPECT_NE(out.find(inline_code), std::string::npos);
+    EXPECT_NE(out.find(url), std::string::npos);
+    EXPECT_NE(out.find(nums), std::string::npos);
+  }
+  const std::string json_text = "{\"answer\": \"a large car\", \"big\": 1}";
+  EXPECT_EQ(mark(json_text), json_text);
+  const std::string utf8 = "Un café large — très large, naïve große 日本語 large.";
+  std::string out = mark(utf8);
+  EXPECT_NE(nlohmann::json(out).dump(), "");  // valid UTF-8 (dump throws otherwise)
+  EXPECT_NE(out.find("café"), std::string::npos);
+  EXPECT_NE(out.find("日本語"), std::string::npos);
+}
+
+TEST(Marker, StreamingEqualsWholeAndHoldsBackOneWord) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "Students often require large cars and quickly build big houses. ";
+  const std::string whole = mark(text);
+  for (std::size_t step : {1u, 3u, 7u, 64u}) {
+    text_marker m(*synonym_table::builtin(), key);
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += step) {
+      std::string piece = m.feed(std::string_view(text).substr(i, step));
+      out += piece;
+      // Never more than the unfinished last run is held back.
+      const std::size_t seen = std::min(text.size(), i + step);
+      const std::size_t last_space = text.find_last_of(' ', seen - 1);
+      if (last_space != std::string::npos) {
+        EXPECT_GE(out.size() + (seen - last_space) + 16, seen) << step;
+      }
+    }
+    out += m.finish();
+    EXPECT_EQ(out, whole) << step;
+  }
+}
+
+TEST(Rewriter, JsonBodiesStayValid) {
+  auto t = synonym_table::builtin();
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "Students often require large cars. ";
+  nlohmann::json chat = {{"id", "x"},
+                         {"object", "chat.completion"},
+                         {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}}}}},
+                         {"usage", {{"prompt_tokens", 1}}}};
+  watermark_rewriter rw(t, key);
+  const std::string out = rw.rewrite_json_body(chat.dump());
+  auto j = nlohmann::json::parse(out);
+  EXPECT_NE(j["choices"][0]["message"]["content"], text);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], mark(text));
+  EXPECT_GT(rw.counts().changed, 0u);
+  EXPECT_EQ(rw.rewrite_json_body("not json {"), "not json {");
+  nlohmann::json resp = {{"output", {{{"type", "message"}, {"content", {{{"type", "output_text"}, {"text", text}}}}}}}};
+  auto r2 = nlohmann::json::parse(watermark_rewriter(t, key).rewrite_json_body(resp.dump()));
+  EXPECT_EQ(r2["output"][0]["content"][0]["text"], mark(text));
+}
+
+TEST(Rewriter, SseDeltasReassembleToTheMarkedText) {
+  auto t = synonym_table::builtin();
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += "Students often require large cars and big houses. ";
+  text += "Students require large";  // ends mid-sentence: the last word is held back
+  watermark_rewriter rw(t, key);
+  std::string got;
+  for (std::size_t i = 0; i < text.size(); i += 5) {
+    nlohmann::json chunk = {{"id", "c"}, {"object", "chat.completion.chunk"},
+                            {"choices", {{{"index", 0}, {"delta", {{"content", text.substr(i, 5)}}}, {"finish_reason", nullptr}}}}};
+    const std::string data = rw.rewrite_sse_data(chunk.dump());
+    EXPECT_TRUE(rw.flush_sse().empty());
+    auto j = nlohmann::json::parse(data);  // each event is valid JSON
+    got += j["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  EXPECT_EQ(rw.rewrite_sse_data("[DONE]"), "[DONE]");
+  const std::string before = rw.flush_sse();
+  ASSERT_TRUE(before.starts_with("data: "));
+  auto last = nlohmann::json::parse(before.substr(6));
+  got += last["choices"][0]["delta"]["content"].get<std::string>();
+  EXPECT_EQ(got, mark(text));
+}
+
+std::vector<std::string> alpaca_outputs() {
+  std::vector<std::string> out;
+  std::ifstream in(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j["output"].is_string() && j["output"].get<std::string>().size() > 200)
+      out.push_back(j["output"]);
+  }
+  return out;
+}
+
+TEST(Detector, NamesTheRightClientAndNobodyInCleanText) {
+  const auto outputs = alpaca_outputs();
+  if (outputs.size() < 100) GTEST_SKIP() << "alpaca_5000.jsonl not found";
+  auto t = synonym_table::builtin();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back("client-" + std::to_string(i));
+  watermark_detector det(t, {{2, "new-secret"}, {1, "old-secret"}});
+  for (int trial = 0; trial < 3; ++trial) {
+    const std::string& who = ids[static_cast<std::size_t>(trial * 331 + 17)];
+    const mark_key k = derive_mark_key(trial == 2 ? "old-secret" : "new-secret", who, trial == 2 ? 1 : 2);
+    std::string marked, clean;
+    std::size_t words = 0;
+    for (std::size_t i = static_cast<std::size_t>(trial) * 40; words < 2000; ++i) {
+      text_marker m(*t, k);
+      marked += m.mark(outputs[i]) + "\n\n";
+      clean += outputs[i] + "\n\n";
+      words += m.scanner().words();
+    }
+    auto rep = det.detect(marked, ids);
+    ASSERT_FALSE(rep.top.empty());
+    EXPECT_EQ(rep.top[0].client_id, who);
+    EXPECT_TRUE(rep.found) << rep.top[0].p_corrected;
+    EXPECT_EQ(rep.top[0].key_id, trial == 2 ? 1u : 2u);  // an old key still checks
+    EXPECT_EQ(rep.tests, 2000u);
+    auto clean_rep = det.detect(clean, ids);
+    EXPECT_FALSE(clean_rep.found) << clean_rep.top[0].p_corrected;
+    EXPECT_GT(clean_rep.top[0].p_corrected, 1e-3);
+  }
+}
+
+TEST(Detector, PoissonBinomialTail) {
+  auto tail = poisson_binomial_upper_tail({0.5, 0.5});
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_DOUBLE_EQ(tail[0], 1.0);
+  EXPECT_DOUBLE_EQ(tail[1], 0.75);
+  EXPECT_DOUBLE_EQ(tail[2], 0.25);
+}
+
+}  // namespace
+}  // namespace dg::enforcement
