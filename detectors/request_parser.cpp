@@ -36,7 +36,10 @@ void append_content(const json& content, std::string& out, std::size_t max) {
   auto add = [&](const std::string& t) {
     if (out.size() >= max) return;
     if (!out.empty()) out.push_back('\n');
-    out.append(t, 0, std::min(t.size(), max - std::min(max, out.size())));
+    std::size_t n = std::min(t.size(), max - std::min(max, out.size()));
+    // Never split a UTF-8 sequence: back off to the start of the character at the cut.
+    while (n > 0 && n < t.size() && (static_cast<unsigned char>(t[n]) & 0xC0) == 0x80) --n;
+    out.append(t, 0, n);
   };
   if (content.is_string()) {
     add(content.get_ref<const std::string&>());

@@ -93,6 +93,12 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       lw = std::string_view(lower.data(), w.size());
       masked = !is_common_word(lw);
     }
+    if (!masked && (lw == "a" || lw == "an" || lw == "the")) {
+      // Articles go with whatever fills a slot ("of Rome", "of the Ming dynasty"): not template words.
+      sentence_start = false;
+      i = j;
+      continue;
+    }
     if (masked) push(slot, false, {});
     else push(word_hash(lw, seed), true, lw);
     sentence_start = false;
