@@ -10,6 +10,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "common/crypto.h"
 #include "enforcement/openai_error.h"
 #include "enforcement/watermark_rewriter.h"
 
@@ -48,6 +49,10 @@ status load_watermark_keys(const watermark_options& o, std::string_view fallback
     out.emplace_back(k.id, s);
   }
   return status::ok();
+}
+
+std::string derive_watermark_secret(std::string_view identity_secret) {
+  return to_hex(hmac_sha256(identity_secret, "distillguard-watermark-key"));
 }
 
 status load_synonym_table(const watermark_options& o, std::shared_ptr<const synonym_table>& out) {

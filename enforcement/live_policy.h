@@ -43,6 +43,10 @@ namespace dg::enforcement {
 status load_watermark_keys(const watermark_options& o, std::string_view fallback_secret,
                            std::vector<std::pair<std::uint32_t, std::string>>& out);
 
+// The watermark secret used when the config names none: derived from the
+// gateway's identity secret, so that `serve` and `watermark detect` agree.
+std::string derive_watermark_secret(std::string_view identity_secret);
+
 // The synonym table of the config: watermark.synonyms_file, else a file at a
 // default location, else the table compiled in.
 status load_synonym_table(const watermark_options& o, std::shared_ptr<const synonym_table>& out);

@@ -7,8 +7,9 @@
 // a digit or a non-ASCII letter, and lies outside:
 //   * fenced code (``` or ~~~ at the start of a line, to the closing fence),
 //   * inline code (between backticks, reset at a line end),
-//   * any whitespace-separated run holding a digit or one of / \ _ @ # $ % ^ & = + < > { } [ ] | ~
-//     (URLs, paths, identifiers, numbers, markup),
+//   * any whitespace-separated run holding a digit, one of / \ _ @ # $ % ^ & = + < > { } [ ] | ~,
+//     or a '.' or ':' followed by a letter (URLs, domains, paths, file names, identifiers,
+//     numbers, markup),
 //   * a text whose first non-blank character is { [ or < (JSON, XML: left whole).
 // The context of a position is the previous word (lower case, as written out).
 //
@@ -153,12 +154,15 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
 template <class Choose>
 void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choose) {
   bool bad = false;
-  for (char c : r) {
+  for (std::size_t q = 0; q < r.size(); ++q) {
+    const char c = r[q];
     if (c == '`') {
       in_inline_ = !in_inline_;
       bad = true;
     } else if (unsafe(c)) {
       bad = true;
+    } else if ((c == '.' || c == ':') && q + 1 < r.size() && letter(r[q + 1])) {
+      bad = true;  // a domain, a file name, an abbreviation: www.large.com, main.py, e.g.
     }
   }
   if (bad || in_inline_) {
