@@ -4,6 +4,8 @@
 #include "detectors/engine.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
@@ -198,6 +200,11 @@ TEST_F(EngineScenario, AttacksFlaggedAndBenignAutomationNotThrottled) {
     for (const auto& x : r.reasons) s += "\n  " + x;
     return s;
   };
+  if (std::getenv("DG_VERBOSE")) {  // the table behind the assertions, for tuning
+    for (const auto& [kind, rs] : by_kind) {
+      for (std::size_t i = 0; i < rs.size() && i < 2; ++i) std::printf("[%s] %s\n", kind.c_str(), describe(rs[i]).c_str());
+    }
+  }
   for (const char* attack : {"bulk", "reasoning", "extraction", "sweep", "hydra"}) {
     for (const auto& r : by_kind[attack]) {
       EXPECT_GE(r.verdict, verdict::watermark) << attack << ": " << describe(r);
