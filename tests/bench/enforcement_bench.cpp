@@ -117,10 +117,14 @@ BENCHMARK(BM_watermark_rewrite)->Unit(benchmark::kMillisecond);
 void BM_sse_rewrite(benchmark::State& st) {
   static const std::string text = corpus().substr(0, 1 << 16);
   std::vector<std::string> events;
-  for (std::size_t i = 0; i < text.size(); i += 8) {
+  for (std::size_t i = 0; i < text.size();) {
+    // Deltas of about 8 bytes, cut on UTF-8 boundaries as an upstream's are.
+    std::size_t e = std::min(text.size(), i + 8);
+    while (e < text.size() && (static_cast<unsigned char>(text[e]) & 0xC0) == 0x80) ++e;
     nlohmann::json c = {{"id", "x"}, {"object", "chat.completion.chunk"},
-                        {"choices", {{{"index", 0}, {"delta", {{"content", text.substr(i, 8)}}}, {"finish_reason", nullptr}}}}};
+                        {"choices", {{{"index", 0}, {"delta", {{"content", text.substr(i, e - i)}}}, {"finish_reason", nullptr}}}}};
     events.push_back(c.dump());
+    i = e;
   }
   auto table = synonym_table::builtin();
   const mark_key key = derive_mark_key("secret", "client", 1);
