@@ -196,7 +196,7 @@ std::vector<alternative> token_distribution(const std::string& token, std::uint6
   if (top <= 0) return out;
   out.push_back({token, chosen_lp});
   const double rest = std::max(1e-9, 1.0 - std::exp(chosen_lp));
-  double share = 0.55;
+  double share = 0.5;  // halves: the alternatives together stay below `rest`
   while (static_cast<std::int64_t>(out.size()) < top) {
     std::string alt = random_vocabulary_token(r);
     if (std::any_of(out.begin(), out.end(), [&](const alternative& a) { return a.token == alt; })) {
@@ -452,19 +452,24 @@ reply chat_completions(const json& body, const request_context& ctx) {
   }
   if (f.error()) return std::move(*f.error());
 
-  std::string prompt, last_user;
+  std::string prompt, last_user, key;  // key: roles and texts, what the seed depends on
   for (const auto& m : *messages) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+    const auto role = m.is_object() ? m.find("role") : m.end();
+    if (!m.is_object() || role == m.end() || !role->is_string()) {
       return invalid("Invalid 'messages': every message needs a string 'role'.", "messages");
     }
     const auto c = m.find("content");
     const std::string text = c == m.end() ? std::string() : content_text(*c);
     prompt += text;
     prompt += '\n';
-    if (m["role"] == "user") last_user = text;
+    key += role->get_ref<const std::string&>();
+    key += '\x1e';
+    key += text;
+    key += '\x1f';
+    if (*role == "user") last_user = text;
   }
   job.prompt_tokens = prompt_tokens_for_words(count_words(prompt));
-  const std::uint64_t seed = answer_seed(job.model, messages->dump(), job.s);
+  const std::uint64_t seed = answer_seed(job.model, key, job.s);
   auto topics = topic_words(last_user.empty() ? prompt : last_user);
   for (std::int64_t i = 0; i < job.s.n; ++i) {
     job.choices.emplace_back(seed + static_cast<std::uint64_t>(i), topics, job.s.max_tokens);

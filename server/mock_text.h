@@ -53,8 +53,9 @@ class prose_generator {
   prose_generator(std::uint64_t seed, std::vector<std::string> topics);
 
   std::string next_token();
-  // True when the last token returned ended a sentence (or nothing was returned yet).
-  bool at_sentence_end() const { return pending_.empty(); }
+  // True when the last token returned ended a sentence, and not a list's
+  // introduction (or nothing was returned yet): where an answer may stop.
+  bool at_sentence_end() const { return pending_.empty() && list_items_left_ == 0; }
   // How long this answer wants to be, in tokens, before any max_tokens cap:
   // log-normal around 180, between 24 and 900, as chat answers are.
   std::size_t natural_length() const { return natural_length_; }

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Throughput and latency of distillguard against nginx, side by side in one
+# run: the same wrk POST load (tests/bench/chat_post.lua: realistic chat
+# completion bodies from 16 API keys) against mock-upstream directly, through
+# nginx (proxy_pass, upstream keep-alive) and through distillguard, all on
+# loopback. nginx and distillguard are measured twice, alternating, to even out
+# drift on a shared machine.
+#
+#   BUILD_DIR=build tests/bench/proxy_bench.sh
+#
+# Knobs (environment): DURATION (10s), CONNECTIONS (64), WRK_THREADS (2),
+# ROUNDS (2), WARMUP (2s), GATEWAY_THREADS (2), NGINX_WORKERS (2),
+# MOCK_THREADS (1), NGINX_BUFFERING (off), RESULTS (a JSON file to write).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+ROUNDS=${ROUNDS:-2}
+WARMUP=${WARMUP:-2s}
+RESULTS=${RESULTS:-}
+
+command -v wrk >/dev/null || bench_die "wrk not found (make deps installs it)"
+bench_init
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# Until the gateway's `serve` exists, the bench still compares mock and nginx.
+have_gateway=1
+if ! "$DG" --help 2>/dev/null | grep -q '^  serve '; then
+  echo "bench: WARNING: this distillguard has no 'serve' command; measuring mock-upstream and nginx only" >&2
+  have_gateway=0
+fi
+
+bench_start_mock
+bench_start_nginx "$MOCK_ADDR"
+if ((have_gateway)); then bench_start_gateway "$MOCK_ADDR"; fi
+
+# The payload is the same everywhere; check once that each path answers it.
+probe() {
+  local out
+  out=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer sk-bench-probe' \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}],"max_tokens":8}' \
+    "http://$1/v1/chat/completions")
+  [[ $out == 200 ]] || bench_die "$2 answered $out to a probe"
+}
+probe "$MOCK_ADDR" mock-upstream
+probe "$NGINX_ADDR" nginx
+if ((have_gateway)); then probe "$GATEWAY_ADDR" distillguard; fi
+
+echo "bench: mock-upstream $MOCK_ADDR, nginx $NGINX_ADDR, distillguard ${GATEWAY_ADDR:-none}" >&2
+echo "bench: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, $(nproc) cores" >&2
+
+results_file=$BENCH_TMP/results.jsonl
+: >"$results_file"
+
+# run NAME ADDR: one measured wrk run (after a short unmeasured warm-up).
+run() {
+  local name=$1 addr=$2 out line
+  [[ -n $addr ]] || return 0
+  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$here/chat_post.lua" "http://$addr/v1/chat/completions" >/dev/null 2>&1 || true
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/chat_post.lua" \
+    "http://$addr/v1/chat/completions" 2>&1) || bench_die "wrk failed against $name: $out"
+  line=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //')
+  [[ -n $line ]] || bench_die "no RESULT line from wrk against $name: $out"
+  echo "{\"target\":\"$name\",${line#\{}" >>"$results_file"
+  echo "bench: $name: $line" >&2
+}
+
+run mock-direct "$MOCK_ADDR"
+for r in $(seq "$ROUNDS"); do
+  if ((r % 2 == 1)); then
+    run nginx "$NGINX_ADDR"
+    run distillguard "${GATEWAY_ADDR:-}"
+  else
+    run distillguard "${GATEWAY_ADDR:-}"
+    run nginx "$NGINX_ADDR"
+  fi
+done
+
+gateway_rss=0
+if ((have_gateway)); then gateway_rss=$(bench_rss_kib "$GATEWAY_PID"); fi
+
+python3 - "$results_file" "$gateway_rss" "$RESULTS" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+gateway_rss_kib = int(sys.argv[2])
+def mean(target, key):
+    v = [r[key] for r in rows if r["target"] == target]
+    return sum(v) / len(v)
+print()
+print(f"{'target':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}")
+for r in rows:
+    errs = sum(r[k] for k in r if k.startswith("errors_"))
+    print(f"{r['target']:<16}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{errs:>9}")
+summary = {}
+for t in ("mock-direct", "nginx", "distillguard"):
+    if any(r["target"] == t for r in rows):
+        summary[t] = {k: mean(t, k) for k in ("rps", "p50_ms", "p99_ms")}
+print()
+print(f"{'mean':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+for t, s in summary.items():
+    print(f"{t:<16}{s['rps']:>10.0f}{s['p50_ms']:>10.2f}{s['p99_ms']:>10.2f}")
+ratios = None
+n = summary["nginx"]
+m = summary["mock-direct"]
+print()
+print(f"nginx/mock-direct: throughput {n['rps'] / m['rps']:.2f}x, p99 {n['p99_ms'] / m['p99_ms']:.2f}x")
+if "distillguard" in summary:
+    g = summary["distillguard"]
+    ratios = {"throughput": g["rps"] / n["rps"], "p50": g["p50_ms"] / n["p50_ms"], "p99": g["p99_ms"] / n["p99_ms"]}
+    print(f"distillguard/nginx: throughput {ratios['throughput']:.2f}x (target >= 1.0), "
+          f"p50 {ratios['p50']:.2f}x, p99 {ratios['p99']:.2f}x (target <= 1.0)")
+    print(f"distillguard resident memory after the runs: {gateway_rss_kib / 1024:.1f} MiB")
+else:
+    print("distillguard: not measured (no 'serve' command in this build)")
+if sys.argv[3]:
+    with open(sys.argv[3], "w") as f:
+        json.dump({"runs": rows, "mean": summary, "distillguard_over_nginx": ratios,
+                   "distillguard_rss_kib": gateway_rss_kib}, f, indent=2)
+EOF
