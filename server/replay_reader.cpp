@@ -107,7 +107,7 @@ line_reader::result line_reader::next(std::string& line) {
       ++line_number_;
       const std::size_t begin = pos_;
       pos_ = nl + 1;
-      if (skipping) return result::too_long;
+      if (skipping || nl - begin > max_line_bytes) return result::too_long;
       std::size_t end = nl;
       if (end > begin && buf_[end - 1] == '\r') --end;
       line.assign(buf_, begin, end - begin);
@@ -122,8 +122,9 @@ line_reader::result line_reader::next(std::string& line) {
     }
     if (!fill()) {  // fill() moves the unread tail to the front: pos_ becomes 0
       if (!error_.is_ok()) return result::error;
-      if (skipping) {
+      if (skipping || buf_.size() - pos_ > max_line_bytes) {
         ++line_number_;
+        pos_ = buf_.size();
         return result::too_long;
       }
       if (pos_ < buf_.size()) {  // a last line without its newline

@@ -19,7 +19,8 @@ void sample(std::vector<std::pair<std::uint64_t, std::string>>& v, std::uint64_t
 
 status replay_stream(line_reader& reader, const record_options& options, detectors::engine& eng,
                      std::map<std::string, std::string>& names, replay_stats& stats,
-                     const replay_progress& progress) {
+                     const replay_progress& progress, const replay_tick& tick) {
+  micros next_tick = 0;
   std::string line;
   std::string client;
   std::string warning;
@@ -65,6 +66,10 @@ status replay_stream(line_reader& reader, const record_options& options, detecto
     if (stats.events == 0 || ev.ts_micros() < stats.first_ts) stats.first_ts = ev.ts_micros();
     if (ev.ts_micros() > stats.last_ts) stats.last_ts = ev.ts_micros();
     names.try_emplace(ev.client_id(), client);
+    if (tick && stats.last_ts >= next_tick) {
+      if (next_tick != 0) tick(stats.last_ts);
+      next_tick = stats.last_ts + advance_interval;
+    }
     eng.observe(ev);
     ++stats.events;
   }

@@ -37,6 +37,10 @@ struct replay_stats {
 
 // Called now and then (every few thousand lines) while replaying.
 using replay_progress = std::function<void(const line_reader&, const replay_stats&)>;
+// Called with the event time each time it has moved on by advance_interval, as
+// the live driver's timer calls policy::advance every few seconds of its clock.
+using replay_tick = std::function<void(micros now)>;
+inline constexpr micros advance_interval = 5'000'000;
 
 // Reads every line of `reader`, maps it with event_from_record and feeds it to
 // `eng`. `names` receives, for every client id, the client as the input first
@@ -46,6 +50,6 @@ using replay_progress = std::function<void(const line_reader&, const replay_stat
 // before the failure has been fed.
 status replay_stream(line_reader& reader, const record_options& options, detectors::engine& eng,
                      std::map<std::string, std::string>& names, replay_stats& stats,
-                     const replay_progress& progress = {});
+                     const replay_progress& progress = {}, const replay_tick& tick = {});
 
 }  // namespace dg::server
