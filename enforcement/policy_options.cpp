@@ -56,7 +56,6 @@ void read_key(config_node& node, watermark_key& out) {
 void read_watermark(config_node node, watermark_options& out) {
   node.read("everyone", out.everyone);
   node.read("synonyms_file", out.synonyms_file);
-  node.read("strength", out.strength, 0.0, 1.0);
   auto cur = node.child("key");
   read_key(cur, out.current);
   for (auto& k : node.child_list("previous_keys")) {

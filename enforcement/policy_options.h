@@ -78,13 +78,10 @@ struct watermark_options {
   // then the source tree's enforcement/data/.
   std::string synonyms_file;
   // The current key: id and secret. Empty secret and secret_file = derived from the
-  // identity secret by the server (HMAC(identity secret, "watermark")).
+  // identity secret (derive_watermark_secret() in live_policy.h).
   watermark_key current;
   // Old keys, still used by `watermark detect`.
   std::vector<watermark_key> previous;
-  // A choice is kept only when the keyed hash says so; with strength 1 every
-  // eligible word takes its keyed preferred synonym.
-  double strength = 1.0;
 };
 
 struct policy_options {

@@ -41,9 +41,9 @@ while _args:
         REF_FILES.append(a)
 MIN_COUNT = 1       # SemCor tags of the member's dominant sense
 DOMINANCE = 0.34    # share of the word's tagged uses (all POS) in the group's sense
-MAX_RATIO = 12.0    # most frequent member / least frequent member (SemCor)
-MIN_REF = 3         # occurrences of every surface form in the reference text
-MAX_REF_RATIO = 40.0  # frequency ratio of the members in the reference text
+MAX_RATIO = 30.0    # most frequent member / least frequent member (SemCor)
+MIN_REF = 2         # occurrences of every surface form in the reference text
+MAX_REF_RATIO = 100.0  # frequency ratio of the members in the reference text
 MAX_GROUP = 4
 WORD = re.compile(r"^[a-z]{3,}$")
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
@@ -79,6 +79,16 @@ recall bush lack deficiency daylight daytime heaven paradise aids aid dear teen
 teenage families households precedence priority bias prejudice partner spouse
 promotion publicity crossing cross traverse traversing jan feb aug sept oct nov dec
 noted select react fort garrison little bible scripture
+developing underdeveloped genetic transmitted red reddish lot mint nothing zero plant
+works province state provinces states live populate lived populated apply use gal
+gallon min minute bringing delivery signal signaling battle engagement battles
+engagements champs fence fencing barbed biting afflicted stricken given granted
+compound deepen contend postulate dispense distribute enacted ordained estimate gauge
+merchandise product rating valuation rundown summation detection sensing endowment
+talent maroons strands rely trust pacing tempo measurement measuring forte specialty
+inside indoors bullet slug plain merge unify imitate simulate happening occurrence
+excursion outing preaching sermon clergyman reverend daddy papa mamma mommy granny
+dub purely strictly retrieve infirmary electors rain rainfall
 """.split())
 
 # Frequent formal-English swaps that the dominant-sense rule misses because
@@ -234,7 +244,10 @@ def main():
     for (lemma, pos), offs in senses.items():
         if not WORD.match(lemma):
             continue
-        for us, uk in (("ize", "ise"), ("yze", "yse"), ("or", "our"), ("er", "re")):
+        for us, uk in (("ize", "ise"), ("yze", "yse"), ("or", "our"), ("meter", "metre"),
+                       ("liter", "litre"), ("center", "centre"), ("theater", "theatre"),
+                       ("fiber", "fibre"), ("caliber", "calibre"), ("luster", "lustre"),
+                       ("somber", "sombre"), ("meager", "meagre"), ("specter", "spectre")):
             if lemma.endswith(us):
                 other = lemma[: -len(us)] + uk
                 if other in AVOID or lemma in AVOID:
@@ -280,8 +293,11 @@ def main():
             vetted.update(tuple(ws) for _, ws in out[start:])
 
     # Every surface form in one group only; drop groups that would share one.
-    surface = collections.Counter(w for _, ws in out for w in ws)
-    final = [(p, ws) for p, ws in out if all(surface[w] == 1 for w in ws)]
+    final, used = [], set()  # first group wins: curated, then spellings, then the rest
+    for p, ws in out:
+        if not any(w in used for w in ws):
+            used.update(ws)
+            final.append((p, ws))
     if ref:
         def common(ws):
             f = [ref[w] for w in ws]
