@@ -1,0 +1,64 @@
+// proxy_context and worker: what every client session shares. The context is
+// built once from the validated config and is read-only afterwards (except for
+// its atomics); a worker is one io_context with its thread, its upstream pool
+// and the sessions living on it.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/clock.h"
+
+#include "enforcement/request_policy.h"
+#include "server/config.h"
+#include "server/identity.h"
+#include "server/metrics.h"
+#include "server/upstream_pool.h"
+
+namespace dg::detectors {
+class event_sink;  // detectors/event_sink.h; only record.cpp needs the schema
+}
+
+namespace dg::server {
+
+struct proxy_context {
+  proxy_context(const gateway_config& c, const identity_resolver& id, gateway_metrics& m,
+                const clock_source& clk)
+      : cfg(c), identity(id), metrics(m), clock(clk) {}
+
+  const gateway_config& cfg;
+  const identity_resolver& identity;
+  gateway_metrics& metrics;
+  const clock_source& clock;
+  enforcement::request_policy* policy = nullptr;  // null: no enforcement
+  detectors::event_sink* sink = nullptr;          // null: events are not recorded
+  bool client_tls = false;                        // the listener speaks TLS
+
+  std::atomic<bool> draining{false};  // shutdown began: finish, then close
+  std::atomic<int> sessions{0};       // client connections open
+  std::function<void()> on_session_closed;  // lets the listener resume accepting
+};
+
+// What a worker can ask of a live session.
+class session_base {
+ public:
+  virtual ~session_base() = default;
+  // Shutdown began: close now if idle between requests, else after the response.
+  virtual void drain() = 0;
+};
+
+struct worker {
+  // Declared first so that it outlives the io_context, whose destruction
+  // destroys the sessions still owned by pending handlers.
+  std::unordered_set<session_base*> sessions;
+  boost::asio::io_context ioc{1};
+  std::unique_ptr<upstream_pool> pool;
+  std::thread thread;
+};
+
+}  // namespace dg::server

@@ -1,0 +1,100 @@
+#include "server/sse_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "server/usage.h"
+
+namespace dg::server {
+namespace {
+
+std::vector<sse_event> parse_in_pieces(std::string_view text, std::size_t piece, bool raw = false) {
+  sse_parser p(raw);
+  std::vector<sse_event> out;
+  for (std::size_t i = 0; i < text.size(); i += piece) {
+    p.feed(text.substr(i, piece), [&](sse_event& e) { out.push_back(e); });
+  }
+  return out;
+}
+
+TEST(sse_parser, events_split_across_any_chunking) {
+  const std::string text =
+      "data: {\"a\":1}\n\n"
+      ": keep-alive\n\n"
+      "event: delta\r\nid: 7\r\ndata: line1\r\ndata: line2\r\n\r\n"
+      "data:no-space\r\r"
+      "data: [DONE]\n\n"
+      "data: unfinished";
+  for (std::size_t piece : {1u, 2u, 3u, 7u, 1000u}) {
+    const auto ev = parse_in_pieces(text, piece);
+    ASSERT_EQ(ev.size(), 4u) << "piece " << piece;
+    EXPECT_EQ(ev[0].data, "{\"a\":1}");
+    EXPECT_EQ(ev[1].event, "delta");
+    EXPECT_EQ(ev[1].id, "7");
+    EXPECT_EQ(ev[1].data, "line1\nline2");
+    EXPECT_EQ(ev[2].data, "no-space");
+    EXPECT_EQ(ev[3].data, "[DONE]");
+  }
+}
+
+TEST(sse_parser, raw_mode_reproduces_the_bytes) {
+  const std::string text = "data: a\r\n\r\n: ping\n\ndata: b\n\n";
+  for (std::size_t piece : {1u, 4u, 100u}) {
+    std::string joined;
+    for (const auto& e : parse_in_pieces(text, piece, true)) joined += e.raw;
+    EXPECT_EQ(joined, text) << "piece " << piece;
+  }
+}
+
+TEST(sse_parser, bom_and_fields_without_colon) {
+  const auto ev = parse_in_pieces("\xEF\xBB\xBF" "data\n\ndata: x\n\n", 100);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].data, "");
+  EXPECT_TRUE(ev[0].has_data);
+  EXPECT_EQ(ev[1].data, "x");
+}
+
+TEST(sse_parser, oversized_events_are_skipped_and_counted) {
+  sse_parser p(false, 64);
+  std::vector<std::string> got;
+  p.feed("data: " + std::string(200, 'x') + "\n\ndata: ok\n\n", [&](sse_event& e) { got.push_back(e.data); });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "ok");
+  EXPECT_EQ(p.oversized_events(), 1u);
+  EXPECT_LT(p.pending_bytes(), 64u);
+}
+
+TEST(sse_parser, serialize_round_trips) {
+  sse_event e;
+  e.event = "x";
+  e.data = "a\nb";
+  e.has_data = true;
+  const std::string wire = sse_parser::serialize(e);
+  EXPECT_EQ(wire, "event: x\ndata: a\ndata: b\n\n");
+  const auto back = parse_in_pieces(wire, 3);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].data, "a\nb");
+}
+
+TEST(usage, from_final_chunk_and_body) {
+  token_usage u;
+  EXPECT_TRUE(find_usage(R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":200,"total_tokens":212}})", u));
+  EXPECT_EQ(u.prompt_tokens, 12u);
+  EXPECT_EQ(u.completion_tokens, 200u);
+  token_usage n;
+  EXPECT_FALSE(find_usage(R"({"choices":[{"delta":{"content":"hi"}}],"usage":null})", n));
+  token_usage r;
+  EXPECT_TRUE(find_usage(R"({"type":"response.completed","response":{"usage":{"input_tokens":3,"output_tokens":4}}})", r));
+  EXPECT_EQ(r.prompt_tokens, 3u);
+  EXPECT_EQ(r.completion_tokens, 4u);
+  token_usage t;
+  // A tail that starts mid-body still finds the object.
+  EXPECT_TRUE(find_usage(R"(ntent":"x"}}],"usage": {"prompt_tokens": 5, "completion_tokens": 6}})", t));
+  EXPECT_EQ(t.completion_tokens, 6u);
+  token_usage g;
+  EXPECT_FALSE(find_usage("\"usage\":{\"prompt_tokens\":", g));
+}
+
+}  // namespace
+}  // namespace dg::server
