@@ -39,9 +39,9 @@ case $TARGET in
     addr=$GATEWAY_ADDR pid=$GATEWAY_PID ;;
   nginx)
     bench_start_nginx "$MOCK_ADDR"
-    # nginx runs workers; the master's RSS says little. Measure the first worker.
+    # nginx's memory is its master's and its workers', summed.
     sleep 0.5
-    addr=$NGINX_ADDR pid=$(pgrep -P "$NGINX_PID" | head -1) ;;
+    addr=$NGINX_ADDR pid=$(echo "$NGINX_PID" $(pgrep -P "$NGINX_PID") | tr ' ' ',') ;;
   mock)
     addr=$MOCK_ADDR pid=$MOCK_PID ;;
   *) bench_die "TARGET must be distillguard, nginx or mock" ;;

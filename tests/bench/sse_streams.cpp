@@ -3,7 +3,7 @@
 // stream. Run by tests/bench/sse_bench.sh against mock-upstream with a token
 // delay, so that every stream stays open for minutes.
 //
-//   sse_streams --target 127.0.0.1:8080 --streams 10000 --pid GATEWAY_PID
+//   sse_streams --target 127.0.0.1:8080 --streams 10000 --pid GATEWAY_PID[,PID...]
 //               [--connect-rate 2000] [--hold-seconds 5] [--keys 1000] [--max-tokens 400]
 //
 // A stream is held when its first event has arrived and the connection is still
@@ -40,18 +40,21 @@ struct options {
   int hold_seconds = 5;     // how long all streams are held before measuring again
   int keys = 1000;          // distinct API keys (clients)
   int max_tokens = 400;
-  int pid = 0;              // the gateway, for RSS
+  std::vector<int> pids;    // the gateway (or nginx's master and workers), for RSS
   int first_event_timeout_s = 60;
 };
 
-long rss_kib(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.starts_with("VmRSS:")) return std::strtol(line.c_str() + 6, nullptr, 10);
+// The summed VmRSS of the processes, in KiB.
+long rss_kib(const std::vector<int>& pids) {
+  long sum = 0;
+  for (const int pid : pids) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.starts_with("VmRSS:")) sum += std::strtol(line.c_str() + 6, nullptr, 10);
+    }
   }
-  return 0;
+  return sum;
 }
 
 struct totals {
@@ -122,8 +125,9 @@ class stream : public std::enable_shared_from_this<stream> {
         return end(false);
       }
     }
-    // The last chunk of the chunked body: the stream is over.
-    if (data.find("[DONE]") != std::string_view::npos || data.ends_with("0\r\n\r\n")) {
+    // [DONE], or the last chunk of the chunked body: the stream is over. Only
+    // in the body: a header block may well end in "0\r\n\r\n" too.
+    if (got_head_ && (data.find("[DONE]") != std::string_view::npos || data.ends_with("\r\n0\r\n\r\n"))) {
       return end(true);
     }
     read();
@@ -186,7 +190,12 @@ bool parse_args(int argc, char** argv, options& o) {
     } else if (k == "--max-tokens") {
       o.max_tokens = std::atoi(v);
     } else if (k == "--pid") {
-      o.pid = std::atoi(v);
+      // One PID or several, comma-separated (their RSS is summed).
+      for (const char* p = v; *p != '\0';) {
+        o.pids.push_back(std::atoi(p));
+        while (*p != '\0' && *p != ',') ++p;
+        if (*p == ',') ++p;
+      }
     } else if (k == "--first-event-timeout") {
       o.first_event_timeout_s = std::atoi(v);
     } else {
@@ -202,7 +211,7 @@ int main(int argc, char** argv) {
   options o;
   if (!parse_args(argc, argv, o)) {
     std::fprintf(stderr,
-                 "usage: sse_streams --target HOST:PORT [--streams N] [--pid GATEWAY_PID] [--connect-rate N/s]\n"
+                 "usage: sse_streams --target HOST:PORT [--streams N] [--pid PID[,PID...]] [--connect-rate N/s]\n"
                  "                   [--hold-seconds S] [--keys N] [--max-tokens N] [--first-event-timeout S]\n");
     return 2;
   }
@@ -212,7 +221,7 @@ int main(int argc, char** argv) {
   std::vector<std::shared_ptr<stream>> all;
   all.reserve(static_cast<std::size_t>(o.streams));
 
-  const long rss_before = rss_kib(o.pid);
+  const long rss_before = rss_kib(o.pids);
   const auto start = clock_type::now();
   // Connections are opened at connect_rate per second, in 10 ms ticks.
   net::steady_timer tick(ioc);
@@ -237,7 +246,9 @@ int main(int argc, char** argv) {
       if (opened == o.streams) ph = phase::wait_first;
     }
     if (ph == phase::wait_first) {
-      if (t.first_event + t.failed + t.connect_failed + t.non_200 >= o.streams || now > first_deadline) {
+      // Every stream has had its first event or has ended (failed ones included).
+      const int settled = t.first_event + (t.finished + t.failed - t.ended_after_first) + t.connect_failed;
+      if (settled >= o.streams || now > first_deadline) {
         ph = phase::hold;
         hold_until = now + std::chrono::seconds(o.hold_seconds);
       }
@@ -246,7 +257,7 @@ int main(int argc, char** argv) {
       // Sample the gateway's memory while streams are held; keep the peak.
       if (now - last_sample > std::chrono::milliseconds(250)) {
         last_sample = now;
-        const long r = rss_kib(o.pid);
+        const long r = rss_kib(o.pids);
         if (r > rss_peak) {
           rss_peak = r;
           held_at_peak = t.held();
@@ -268,7 +279,7 @@ int main(int argc, char** argv) {
   }
   // Held now: first event received and neither failed nor finished since.
   const int held = t.held();
-  const long rss_during = rss_kib(o.pid);
+  const long rss_during = rss_kib(o.pids);
   const auto elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   const totals at_end = t;  // before closing, which ends every stream
   for (auto& s : all) s->close();
