@@ -1,0 +1,115 @@
+// Fuzz target: the watermark's response_rewriter (enforcement/watermark_rewriter)
+// on what an upstream sends back, driven as server/session.cpp drives it:
+//   mode 0: a whole JSON body (send_rewritten_json);
+//   mode 1: an SSE stream through the real sse_parser in keep_raw mode, each
+//           event's data rewritten, flush_sse() before [DONE] and at the end
+//           (session::rewrite_sse), in reads of a size the input chooses.
+//
+// Oracles beyond "no crash":
+//   - JSON in, JSON out: a body or event that was valid JSON stays valid JSON
+//     (the rewriter must never break a client's parser); non-JSON passes
+//     through unchanged;
+//   - the rewritten stream is itself a well-formed event stream: every event
+//     of it parses, its data is JSON when the input's was, and [DONE] stays last.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "enforcement/watermark_key.h"
+#include "enforcement/watermark_rewriter.h"
+#include "enforcement/watermark_synonyms.h"
+#include "server/sse_parser.h"
+
+namespace {
+
+using dg::server::sse_event;
+using dg::server::sse_parser;
+
+[[noreturn]] void finding(const char* what) {
+  std::fprintf(stderr, "FUZZ FINDING: %s\n", what);
+  std::abort();
+}
+
+dg::enforcement::watermark_rewriter make_rewriter() {
+  static const auto table = dg::enforcement::synonym_table::builtin();
+  static const auto key = dg::enforcement::derive_mark_key("fuzz-watermark-secret", "0123456789abcdef", 1);
+  return dg::enforcement::watermark_rewriter(table, key);
+}
+
+void json_body(std::string_view body) {
+  auto rw = make_rewriter();
+  const std::string out = rw.rewrite_json_body(body);
+  if (nlohmann::json::accept(body)) {
+    if (!nlohmann::json::accept(out)) finding("a JSON body became invalid JSON");
+  } else if (out != body) {
+    finding("a body that is not JSON was changed");
+  }
+}
+
+void sse_stream(std::string_view input, std::size_t chunk) {
+  auto rw = make_rewriter();
+  sse_parser parser(/*keep_raw=*/true);
+  std::string out;
+  bool flushed = false;
+  bool input_json_data = true;  // every data event of the input was JSON or [DONE]
+  bool input_done_last = true;   // no data event follows the input's first [DONE]
+  bool seen_done = false;
+  const auto on_event = [&](sse_event& e) {
+    if (!e.has_data) {
+      out.append(e.raw);
+      return;
+    }
+    if (seen_done) input_done_last = false;
+    if (e.data == "[DONE]") {
+      seen_done = true;
+      out.append(rw.flush_sse());
+      flushed = true;
+      out.append(e.raw);
+      return;
+    }
+    if (!nlohmann::json::accept(e.data)) input_json_data = false;
+    std::string data = rw.rewrite_sse_data(e.data);
+    out.append(rw.flush_sse());
+    if (data == e.data) {
+      out.append(e.raw);
+    } else {
+      if (nlohmann::json::accept(e.data) && !nlohmann::json::accept(data)) {
+        finding("an SSE event's JSON data became invalid JSON");
+      }
+      e.data = std::move(data);
+      out.append(sse_parser::serialize(e));
+    }
+  };
+  for (std::size_t pos = 0; pos < input.size(); pos += chunk) parser.feed(input.substr(pos, chunk), on_event);
+  if (!flushed) out.append(rw.flush_sse());
+
+  // What the client receives must parse, event by event.
+  sse_parser client(false, std::size_t{64} << 20);
+  bool after_done = false;
+  client.feed(out, [&](sse_event& e) {
+    if (!e.has_data) return;
+    if (after_done && input_json_data && input_done_last) finding("an event follows [DONE] in the rewritten stream");
+    if (e.data == "[DONE]") {
+      after_done = true;
+      return;
+    }
+    if (input_json_data && !nlohmann::json::accept(e.data)) finding("the rewritten stream carries non-JSON data");
+  });
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if ((data[0] & 1) == 0) {
+    json_body(input);
+  } else {
+    sse_stream(input, std::size_t{1} << ((data[0] >> 1) % 12));
+  }
+  return 0;
+}
