@@ -51,6 +51,10 @@ int run_mock_upstream(const command_args& args) {
     std::fprintf(stderr, "mock-upstream: --threads wants 1..256, got '%s'\n", t->c_str());
     return 2;
   }
+  if (auto c = args.value("cache"); c && !parse_int(*c, 0, 1 << 20, o.cache_entries)) {
+    std::fprintf(stderr, "mock-upstream: --cache wants 0..1048576, got '%s'\n", c->c_str());
+    return 2;
+  }
   if (auto l = args.value("log-level")) {
     dg::log::level lvl{};
     if (!dg::log::parse_level(*l, lvl)) {
@@ -90,7 +94,7 @@ const command_registrar reg{{
     "mock-upstream",
     "run the OpenAI-compatible demo model (for make run, tests, benchmarks)",
     "usage: distillguard mock-upstream [--listen HOST:PORT] [--token-delay-ms N] [--threads N]\n"
-    "                                  [--log-level debug|info|warn|error]\n\n"
+    "                                  [--cache N] [--log-level debug|info|warn|error]\n\n"
     "An OpenAI-compatible demo model: POST /v1/chat/completions, /v1/completions,\n"
     "/v1/embeddings, /v1/responses (JSON, and server-sent events with \"stream\": true),\n"
     "GET /v1/models. Answers are English prose, deterministic from the request, of\n"
@@ -99,7 +103,10 @@ const command_registrar reg{{
     "  --token-delay-ms N    pause N ms between streamed events, so streams are really\n"
     "                        streamed (default 0); a request may set its own with the\n"
     "                        header x-mock-token-delay-ms\n"
-    "  --threads N           I/O threads (default 1)\n\n"
+    "  --threads N           I/O threads (default 1)\n"
+    "  --cache N             JSON answers remembered by request, so repeated requests\n"
+    "                        (benchmarks) cost a copy; ids and timestamps stay fresh\n"
+    "                        (default 4096; 0 = off)\n\n"
     "Prints {\"msg\":\"listening\",\"mock_upstream\":\"HOST:PORT\",...} on stderr once ready.\n"
     "Test hooks: GET /_mock/stats; request headers x-mock-status: NNN, x-mock-hang-ms: N,\n"
     "x-mock-close: 1. Stops on SIGINT or SIGTERM.",

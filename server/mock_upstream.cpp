@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "server/mock_answer.h"
+#include "server/mock_cache.h"
 
 namespace dg::server::mock {
 
@@ -39,8 +40,11 @@ struct counters {
 };
 
 struct shared_state {
+  explicit shared_state(upstream_options o)
+      : options(std::move(o)), cache(static_cast<std::size_t>(std::max(0, options.cache_entries))) {}
   upstream_options options;
   counters stats;
+  answer_cache cache;
 };
 
 int header_int(const http::request<http::string_body>& req, std::string_view name, int fallback) {
@@ -134,7 +138,15 @@ class session : public std::enable_shared_from_this<session> {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     ctx.serial = state_->stats.serial.fetch_add(1, std::memory_order_relaxed);
+    // Only POSTs: a GET's answer (the model list) has ids that are not ours to rewrite.
+    const bool cacheable = req.method() == http::verb::post;
+    if (cacheable) {
+      if (auto hit = state_->cache.find(req.method_string(), req.target(), req.body(), ctx)) {
+        return write_plain(hit->status, std::move(hit->body));
+      }
+    }
     reply r = answer(req.method_string(), req.target(), req.body(), ctx);
+    if (cacheable) state_->cache.remember(req.method_string(), req.target(), req.body(), r);
     if (!r.stream) return write_plain(r.status, std::move(r.body));
     events_ = std::move(r.stream);
     if (version_ < 11) {
@@ -270,9 +282,8 @@ class session : public std::enable_shared_from_this<session> {
 
 struct upstream_server::impl {
   explicit impl(upstream_options o)
-      : ioc(std::max(1, o.threads)), acceptor(net::make_strand(ioc)), state(std::make_shared<shared_state>()) {
-    state->options = std::move(o);
-  }
+      : ioc(std::max(1, o.threads)), acceptor(net::make_strand(ioc)),
+        state(std::make_shared<shared_state>(std::move(o))) {}
 
   void do_accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {

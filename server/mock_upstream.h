@@ -32,6 +32,8 @@ struct upstream_options {
   int token_delay_ms = 0;
   // I/O threads.
   int threads = 1;
+  // JSON answers remembered by request (see mock_cache.h); 0 turns it off.
+  int cache_entries = 4096;
 };
 
 class upstream_server {

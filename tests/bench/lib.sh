@@ -127,6 +127,16 @@ EOF
   GATEWAY_LOG=$dir/gateway.log
 }
 
+# CPU time (user + system) of the PIDs and their threads, in clock ticks.
+bench_cpu_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
 # Resident memory of PID in KiB.
 bench_rss_kib() {
   awk '/^VmRSS:/ {print $2}' "/proc/$1/status"

@@ -57,17 +57,37 @@ echo "bench: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, $(np
 results_file=$BENCH_TMP/results.jsonl
 : >"$results_file"
 
-# run NAME ADDR: one measured wrk run (after a short unmeasured warm-up).
+# The processes of each target, for CPU accounting (nginx: master and workers).
+nginx_pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+pids_of() {
+  case $1 in
+    mock-direct) echo "" ;;
+    nginx) echo "$nginx_pids" ;;
+    distillguard) echo "$GATEWAY_PID" ;;
+  esac
+}
+hz=$(getconf CLK_TCK)
+
+# run NAME ADDR: one measured wrk run (after a short unmeasured warm-up). Besides
+# wrk's figures it records the CPU time the proxy and the mock spent per request,
+# which stays comparable when other work shares the machine.
 run() {
-  local name=$1 addr=$2 out line
+  local name=$1 addr=$2 out line proxy_before mock_before proxy_cpu mock_cpu
   [[ -n $addr ]] || return 0
   wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$here/chat_post.lua" "http://$addr/v1/chat/completions" >/dev/null 2>&1 || true
+  # shellcheck disable=SC2046
+  proxy_before=$(bench_cpu_ticks $(pids_of "$name"))
+  mock_before=$(bench_cpu_ticks "$MOCK_PID")
   out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/chat_post.lua" \
     "http://$addr/v1/chat/completions" 2>&1) || bench_die "wrk failed against $name: $out"
+  # shellcheck disable=SC2046
+  proxy_cpu=$(($(bench_cpu_ticks $(pids_of "$name")) - proxy_before))
+  mock_cpu=$(($(bench_cpu_ticks "$MOCK_PID") - mock_before))
   line=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //')
   [[ -n $line ]] || bench_die "no RESULT line from wrk against $name: $out"
-  echo "{\"target\":\"$name\",${line#\{}" >>"$results_file"
-  echo "bench: $name: $line" >&2
+  line="{\"target\":\"$name\",\"proxy_cpu_s\":$(awk "BEGIN{print $proxy_cpu/$hz}"),\"mock_cpu_s\":$(awk "BEGIN{print $mock_cpu/$hz}"),${line#\{}"
+  echo "$line" >>"$results_file"
+  echo "bench: $line" >&2
 }
 
 run mock-direct "$MOCK_ADDR"
@@ -92,14 +112,19 @@ def mean(target, key):
     v = [r[key] for r in rows if r["target"] == target]
     return sum(v) / len(v)
 print()
-print(f"{'target':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}")
+for r in rows:
+    r["proxy_cpu_us_per_req"] = 1e6 * r["proxy_cpu_s"] / max(1, r["requests"])
+    r["mock_cpu_us_per_req"] = 1e6 * r["mock_cpu_s"] / max(1, r["requests"])
+print(f"{'target':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}{'proxy CPU us/req':>18}{'mock CPU us/req':>17}")
 for r in rows:
     errs = sum(r[k] for k in r if k.startswith("errors_"))
-    print(f"{r['target']:<16}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{errs:>9}")
+    proxy_cpu = "-" if r["target"] == "mock-direct" else f"{r['proxy_cpu_us_per_req']:.1f}"
+    print(f"{r['target']:<16}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{errs:>9}"
+          f"{proxy_cpu:>18}{r['mock_cpu_us_per_req']:>17.1f}")
 summary = {}
 for t in ("mock-direct", "nginx", "distillguard"):
     if any(r["target"] == t for r in rows):
-        summary[t] = {k: mean(t, k) for k in ("rps", "p50_ms", "p99_ms")}
+        summary[t] = {k: mean(t, k) for k in ("rps", "p50_ms", "p99_ms", "proxy_cpu_us_per_req")}
 print()
 print(f"{'mean':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
 for t, s in summary.items():
@@ -112,8 +137,10 @@ print(f"nginx/mock-direct: throughput {n['rps'] / m['rps']:.2f}x, p99 {n['p99_ms
 if "distillguard" in summary:
     g = summary["distillguard"]
     ratios = {"throughput": g["rps"] / n["rps"], "p50": g["p50_ms"] / n["p50_ms"], "p99": g["p99_ms"] / n["p99_ms"]}
+    ratios["cpu_per_request"] = g["proxy_cpu_us_per_req"] / n["proxy_cpu_us_per_req"]
     print(f"distillguard/nginx: throughput {ratios['throughput']:.2f}x (target >= 1.0), "
-          f"p50 {ratios['p50']:.2f}x, p99 {ratios['p99']:.2f}x (target <= 1.0)")
+          f"p50 {ratios['p50']:.2f}x, p99 {ratios['p99']:.2f}x (target <= 1.0), "
+          f"CPU per request {ratios['cpu_per_request']:.2f}x")
     print(f"distillguard resident memory after the runs: {gateway_rss_kib / 1024:.1f} MiB")
 else:
     print("distillguard: not measured (no 'serve' command in this build)")
