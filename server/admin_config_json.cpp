@@ -71,6 +71,159 @@ json to_json(const storage::storage_options& s) {
   DG_F(j, s, prompt_text);
   DG_F(j, s, prompt_prefix_chars);
   DG_F(j, s, queue_capacity);
+  DG_F(j, s, max_batch_events);
+  DG_F(j, s, compression);
+  DG_F(j, s, write_buffer_mb);
+  DG_F(j, s, block_cache_mb);
+  DG_F(j, s, retention_check_interval_s);
+  return j;
+}
+
+json common_json(const detectors::detector_common& d) {
+  json j;
+  DG_F(j, d, enabled);
+  DG_F(j, d, weight);
+  DG_F(j, d, min_events);
+  return j;
+}
+
+json to_json(const detectors::detector_options& d) {
+  json j;
+  DG_F(j, d, queue_capacity);
+  DG_F(j, d, seed);
+  DG_F(j, d, max_body_bytes);
+  DG_F(j, d, max_clients);
+  auto& s = j["scoring"];
+  DG_F(s, d.scoring, method);
+  DG_F(s, d.scoring, stateless_gate);
+  DG_F(s, d.scoring, harvest_floor);
+  DG_F(s, d.scoring, harvest_tokens_low);
+  DG_F(s, d.scoring, harvest_tokens_full);
+  DG_F(s, d.scoring, cluster_inherit);
+  DG_F(s, d.scoring, cluster_min_members);
+  DG_F(s, d.scoring, rescore_every_events);
+  DG_F(s, d.scoring, rescore_interval_seconds);
+  DG_F(s, d.scoring, watermark_at);
+  DG_F(s, d.scoring, throttle_at);
+  DG_F(s, d.scoring, block_at);
+  DG_F(s, d.scoring, reason_min_score);
+  auto& v = j["volume"] = common_json(d.volume);
+  DG_F(v, d.volume, z_start);
+  DG_F(v, d.volume, z_full);
+  DG_F(v, d.volume, min_daily_requests);
+  DG_F(v, d.volume, cusum_k);
+  DG_F(v, d.volume, cusum_h);
+  auto& ca = j["cadence"] = common_json(d.cadence);
+  DG_F(ca, d.cadence, regular_cv);
+  DG_F(ca, d.cadence, sleep_hours);
+  DG_F(ca, d.cadence, min_days);
+  auto& co = j["coverage"] = common_json(d.coverage);
+  DG_F(co, d.coverage, new_rate_full);
+  DG_F(co, d.coverage, distinct_start);
+  DG_F(co, d.coverage, distinct_full);
+  DG_F(co, d.coverage, min_mean_output_tokens);
+  auto& t = j["templates"] = common_json(d.templates);
+  DG_F(t, d.templates, near_dup_jaccard);
+  DG_F(t, d.templates, skeleton_share_start);
+  DG_F(t, d.templates, skeleton_share_full);
+  auto& pr = j["prada"] = common_json(d.prada);
+  DG_F(pr, d.prada, w_threshold);
+  DG_F(pr, d.prada, window);
+  auto& m = j["mmd"] = common_json(d.mmd);
+  DG_F(m, d.mmd, window);
+  DG_F(m, d.mmd, population);
+  DG_F(m, d.mmd, mmd_start);
+  DG_F(m, d.mmd, mmd_full);
+  auto& r = j["reasoning"] = common_json(d.reasoning);
+  DG_F(r, d.reasoning, share_start);
+  DG_F(r, d.reasoning, share_full);
+  DG_F(r, d.reasoning, ratio_full);
+  auto& cv = j["conversation"] = common_json(d.conversation);
+  DG_F(cv, d.conversation, single_turn_start);
+  DG_F(cv, d.conversation, single_turn_full);
+  auto& e = j["extraction"] = common_json(d.extraction);
+  DG_F(e, d.extraction, tiny_max_tokens);
+  DG_F(e, d.extraction, share_start);
+  DG_F(e, d.extraction, share_full);
+  auto& l = j["linking"] = common_json(d.linking);
+  DG_F(l, d.linking, by_system_prompt);
+  DG_F(l, d.linking, by_skeleton);
+  DG_F(l, d.linking, by_address_range);
+  DG_F(l, d.linking, by_user_agent);
+  DG_F(l, d.linking, min_system_prompt_chars);
+  DG_F(l, d.linking, max_key_clients);
+  DG_F(l, d.linking, min_shared);
+  DG_F(l, d.linking, index_capacity);
+  return j;
+}
+
+json to_json(const enforcement::bucket_limits& b) {
+  return {{"requests_per_minute", b.requests_per_minute}, {"tokens_per_minute", b.tokens_per_minute}};
+}
+
+json to_json(const enforcement::shape_level& l) {
+  json j;
+  DG_F(j, l, strip_logprobs);
+  DG_F(j, l, strip_logit_bias);
+  DG_F(j, l, max_n);
+  DG_F(j, l, max_tokens);
+  return j;
+}
+
+// A watermark key: its id and where the secret lives; an inline secret is never shown.
+json to_json(const enforcement::watermark_key& k) {
+  json j;
+  DG_F(j, k, id);
+  DG_F(j, k, secret_file);
+  if (!k.secret.empty()) j["secret"] = "(set inline, not shown)";
+  return j;
+}
+
+json redacted_list(const std::vector<std::string>& keys) {
+  json out = json::array();
+  for (const auto& k : keys) out.push_back(redact_credential(k));
+  return out;
+}
+
+// The YAML's key names (the struct's differ in places: thresholds, actions, key).
+json to_json(const enforcement::policy_options& p) {
+  json j;
+  DG_F(j, p, mode);
+  j["actions"] = {{"watermark", p.watermark_mode},
+                  {"shape", p.shape_mode},
+                  {"throttle", p.throttle_mode},
+                  {"block", p.block_mode}};
+  j["thresholds"] = {{"watermark", p.watermark_threshold},
+                     {"throttle", p.throttle_threshold},
+                     {"block", p.block_threshold}};
+  DG_F(j, p, hysteresis_margin);
+  DG_F(j, p, min_hold_s);
+  DG_F(j, p, decay_half_life_s);
+  // Client ids are pseudonyms already; raw keys are credentials.
+  DG_F(j, p, allow_clients);
+  DG_F(j, p, deny_clients);
+  j["allow_keys"] = redacted_list(p.allow_keys);
+  j["deny_keys"] = redacted_list(p.deny_keys);
+  auto& r = j["rate_limits"];
+  r["base"] = to_json(p.rate_limits.base);
+  r["throttled"] = to_json(p.rate_limits.throttled);
+  DG_F(r, p.rate_limits, min_scale);
+  DG_F(r, p.rate_limits, burst_seconds);
+  DG_F(r, p.rate_limits, tarpit_ms);
+  DG_F(r, p.rate_limits, max_clients);
+  DG_F(r, p.rate_limits, default_max_tokens);
+  auto& sh = j["shape"];
+  sh["watermark"] = to_json(p.shape.watermark);
+  sh["throttle"] = to_json(p.shape.throttle);
+  DG_F(sh, p.shape, refuse_logit_bias_with_logprobs);
+  DG_F(sh, p.shape, invalid_json);
+  j["block"] = {{"status", p.block.status}, {"message", p.block.message}};
+  auto& w = j["watermark"];
+  DG_F(w, p.watermark, everyone);
+  DG_F(w, p.watermark, synonyms_file);
+  w["key"] = to_json(p.watermark.current);
+  w["previous_keys"] = json::array();
+  for (const auto& k : p.watermark.previous) w["previous_keys"].push_back(to_json(k));
   return j;
 }
 
@@ -100,8 +253,8 @@ json effective_config_json(const gateway_config& c) {
   j["log"] = to_json(c.log);
   j["shutdown"] = {{"drain_ms", c.shutdown.drain_ms}};
   j["storage"] = to_json(c.storage);
-  j["detectors"] = {{"queue_capacity", c.detectors.queue_capacity}};
-  j["policy"] = {{"mode", c.policy.mode}};
+  j["detectors"] = to_json(c.detectors);
+  j["policy"] = to_json(c.policy);
   return j;
 }
 
