@@ -142,7 +142,7 @@ def build():
                f"sum(distillguard_clients_by_verdict{S_BLOCK})",
                thresholds=red_at(1)), 4, 4)
     L.add(stat("Clients tracked", "Clients with detector state in memory.", "none",
-               f"sum(distillguard_clients_tracked{sel()})"), 4, 4)
+               f"sum(distillguard_analysis_clients{sel()})"), 4, 4)
     L.add(stat("Storage degraded", "1 when the event store cannot write (GET /readyz says why).", "none",
                f"max(distillguard_storage_degraded{sel()})", thresholds=red_at(1)), 4, 4)
 
@@ -153,9 +153,17 @@ def build():
                      "reqps",
                      (rate("distillguard_requests_total", by="status_class"), "{{status_class}}"),
                      stack=True), 8)
-    L.add(timeseries("In flight", "Requests being proxied now, and streams (SSE) among them.", "none",
+    L.add(timeseries("In flight", "Requests being proxied now, streams (SSE) among them, and open "
+                     "client connections.", "none",
                      (f"sum(distillguard_requests_in_flight{sel()})", "requests"),
-                     (f"sum(distillguard_streams_in_flight{sel()})", "streams")), 8)
+                     (f"sum(distillguard_streams_in_flight{sel()})", "streams"),
+                     (f"sum(distillguard_client_connections{sel()})", "client connections")), 8)
+    L.add(timeseries("Errors and refusals", "Upstream failures we answered (502/504 or a stream cut "
+                     "short), requests refused by enforcement (403/429), events the request path could "
+                     "not hand to analysis.", "ops",
+                     (rate("distillguard_upstream_errors_total"), "upstream errors"),
+                     (rate("distillguard_requests_refused_total"), "refused by policy"),
+                     (rate("distillguard_request_events_dropped_total"), "events dropped at submit")), 12)
     L.add(timeseries("Upstream connections and client disconnects",
                      "New upstream connections per second (keep-alive reuse keeps it low) and clients "
                      "that hung up before the response ended.", "ops",
@@ -164,7 +172,7 @@ def build():
     L.add(timeseries("Tokens", "Prompt (in) and completion (out) tokens per second, from `usage`.",
                      "short",
                      (rate("distillguard_prompt_tokens_total"), "in (prompt)"),
-                     (rate("distillguard_completion_tokens_total"), "out (completion)")), 12)
+                     (rate("distillguard_completion_tokens_total"), "out (completion)")), 12, 8)
 
     L.row("Latency")
     L.add(timeseries("Request duration", "Whole request as the client sees it, first byte in to last out.",
@@ -193,7 +201,7 @@ def build():
     L.add(timeseries("Verdict changes", "Verdict transitions per second (policy, overrides, decay).", "ops",
                      (rate("distillguard_verdict_changes_total"), "changes")), 8)
     L.add(timeseries("Clusters", "Clusters of linked accounts, and new clusters flagged.", "none",
-                     (f"sum(distillguard_clusters{sel()})", "clusters"),
+                     (f"sum(distillguard_analysis_clusters{sel()})", "clusters"),
                      (f"sum(increase(distillguard_clusters_flagged_total{sel()}[$__rate_interval]))",
                       "flagged")), 8)
     L.add(timeseries("Config reloads", "Reloads (SIGHUP or POST /admin/reload) by result; a failed "
