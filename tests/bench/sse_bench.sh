@@ -6,7 +6,7 @@
 #
 #   BUILD_DIR=build tests/bench/sse_bench.sh
 #
-# Knobs: STREAMS (10000), TOKEN_DELAY_MS (2000), CONNECT_RATE (2000/s),
+# Knobs: STREAMS (10000), TOKEN_DELAY_MS (2000), CONNECT_RATE (1000/s),
 # HOLD_SECONDS (5), KEYS (1000 distinct API keys), GATEWAY_THREADS (2),
 # TARGET=nginx|distillguard|mock (distillguard), RESULTS (a JSON file to write).
 set -euo pipefail
@@ -16,7 +16,7 @@ source "$here/lib.sh"
 
 STREAMS=${STREAMS:-10000}
 TOKEN_DELAY_MS=${TOKEN_DELAY_MS:-2000}
-CONNECT_RATE=${CONNECT_RATE:-2000}
+CONNECT_RATE=${CONNECT_RATE:-1000}
 HOLD_SECONDS=${HOLD_SECONDS:-5}
 KEYS=${KEYS:-1000}
 TARGET=${TARGET:-distillguard}
@@ -29,7 +29,13 @@ SSE=${SSE:-$BUILD_DIR/tests/bench/sse_streams}
 want=$((STREAMS * 2 + 4096))
 if (($(ulimit -Hn) < want)); then ulimit -Hn "$want" 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-(($(ulimit -n) >= STREAMS * 2 + 100)) || echo "bench: WARNING: ulimit -n is $(ulimit -n), too low for $STREAMS streams" >&2
+if (($(ulimit -n) < STREAMS * 2 + 100)); then
+  # Each stream holds two descriptors in the gateway (client and upstream).
+  echo "bench: WARNING: ulimit -n is $(ulimit -n) and cannot be raised here: one gateway can hold" \
+    "at most about $((($(ulimit -n) - 100) / 2)) streams, fewer than the $STREAMS asked for" >&2
+fi
+# The mock answers every stream's connect and paces its tokens: give it two threads.
+export MOCK_THREADS=${MOCK_THREADS:-2}
 
 bench_init
 bench_start_mock --token-delay-ms "$TOKEN_DELAY_MS"
