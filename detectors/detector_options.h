@@ -30,7 +30,7 @@ struct volume_options : detector_common {
   // client's own baseline rate.
   double cusum_k = 0.5;
   double cusum_h = 8.0;
-  volume_options() { weight = 0.35; min_events = 100; }
+  volume_options() { weight = 0.4; min_events = 100; }
 };
 
 struct cadence_options : detector_common {
@@ -51,7 +51,7 @@ struct coverage_options : detector_common {
   double distinct_full = 1500;
   // Mean completion tokens below which the harvest is too small to matter (scales the score down).
   double min_mean_output_tokens = 48;
-  coverage_options() { weight = 0.5; min_events = 100; }
+  coverage_options() { weight = 0.6; min_events = 100; }
 };
 
 struct templates_options : detector_common {
@@ -95,7 +95,7 @@ struct conversation_options : detector_common {
   // Share of stateless single-turn queries (no assistant turn in the request): start / full.
   double single_turn_start = 0.8;
   double single_turn_full = 0.97;
-  conversation_options() { weight = 0.45; min_events = 100; }
+  conversation_options() { weight = 0.5; min_events = 100; }
 };
 
 struct extraction_options : detector_common {
@@ -133,7 +133,7 @@ struct scoring_options {
   bool stateless_gate = true;
   // Breadth counts fully when the mean answer is at least harvest_tokens_full tokens, and only
   // harvest_floor of itself when answers are tiny (batch classification): distillation wants answers.
-  double harvest_floor = 0.6;
+  double harvest_floor = 0.4;
   double harvest_tokens_low = 16;
   double harvest_tokens_full = 128;
   // A cluster's risk passes to its members (times this factor) once the cluster has this many members.
@@ -142,10 +142,11 @@ struct scoring_options {
   // Rescore a client every this many of its events, or this much event time, whichever first.
   std::uint32_t rescore_every_events = 8;
   double rescore_interval_seconds = 60;
-  // Verdict thresholds on the risk when no enforcement policy is attached.
+  // Verdict thresholds on the risk when no enforcement policy is attached (the same defaults as
+  // the policy's thresholds, so replay without a policy decides as the gateway does).
   double watermark_at = 0.5;
-  double throttle_at = 0.7;
-  double block_at = 0.85;
+  double throttle_at = 0.75;
+  double block_at = 0.92;
   // Detector scores at or above this contribute their reason to the report.
   double reason_min_score = 0.2;
 };

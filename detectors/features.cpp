@@ -78,6 +78,8 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   skeleton sk = make_skeleton(raw, seed_);
   out.set_skeleton_hash(sk.hash);
   out.set_skeleton_constant(sk.constant);
+  out.set_skeleton_tail_hash(sk.tail_hash);
+  out.set_skeleton_tail_constant(sk.tail_constant);
   out.set_reasoning_markers(reasoning_.match(words_, raw));
 
   system_features sf = system_of(ev);
@@ -93,7 +95,7 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   mins.fill(~0ULL);
   bool any = false;
   for (const auto& w : words_) {
-    if (w.text.size() < 3 || is_common_word(w.text)) continue;
+    if (w.text.size() < 3 || w.common) continue;
     any = true;
     for (std::size_t p = 0; p < mins.size(); ++p) {
       mins[p] = std::min(mins[p], (w.hash ^ topic_xor_[p]) * topic_mul_[p]);

@@ -7,25 +7,42 @@
 namespace dg::detectors {
 
 minhasher::minhasher(std::uint64_t seed) {
-  std::uint64_t s = seed;
-  for (std::size_t k = 0; k < minhash_size; ++k) {
-    s = mix64(s + 0x9e3779b97f4a7c15ULL);
-    xor_[k] = static_cast<std::uint32_t>(s);
-    mul_[k] = static_cast<std::uint32_t>(s >> 32) | 1u;  // odd: a bijection mod 2^32
-  }
+  std::uint64_t s = mix64(seed + 0x9e3779b97f4a7c15ULL);
+  xor_ = static_cast<std::uint32_t>(s);
+  mul_ = static_cast<std::uint32_t>(s >> 32) | 1u;  // odd: a bijection mod 2^32
+  probe_seed_ = mix64(s);
 }
 
 void minhasher::sign(std::span<const std::uint32_t> shingles, minhash_signature& out) const {
-  alignas(64) std::array<std::uint32_t, minhash_size> lanes;
-  lanes.fill(0xffffffffu);
+  constexpr std::uint32_t empty = 0xffffffffu;
+  out.fill(empty);
+  std::uint64_t filled = 0;
   for (std::uint32_t s : shingles) {
-    for (std::size_t k = 0; k < minhash_size; ++k) {
-      std::uint32_t v = (s ^ xor_[k]) * mul_[k];
-      v ^= v >> 15;
-      lanes[k] = std::min(lanes[k], v);
+    std::uint32_t v = (s ^ xor_) * mul_;
+    v ^= v >> 15;
+    v *= 0x2c1b3c6du;
+    v ^= v >> 12;
+    const std::uint32_t lane = v >> 26;  // top 6 bits: one of 64 lanes
+    const std::uint32_t value = v & 0x03ffffffu;
+    if (value < out[lane]) out[lane] = value;
+    filled |= 1ULL << lane;
+  }
+  if (filled == 0 || filled == ~0ULL) return;
+  // Optimal densification: each empty lane takes the value of the first filled lane on its own
+  // seeded probe sequence (the same sequence for every prompt, so equal sets stay equal).
+  const minhash_signature dense = out;
+  for (std::uint32_t lane = 0; lane < minhash_size; ++lane) {
+    if (filled >> lane & 1) continue;
+    std::uint64_t h = probe_seed_ ^ lane;
+    for (std::uint32_t attempt = 0;; ++attempt) {
+      h = mix64(h + attempt);
+      const auto from = static_cast<std::uint32_t>(h & (minhash_size - 1));
+      if (filled >> from & 1) {
+        out[lane] = dense[from] | (lane << 26);  // borrowed values stay distinct per lane
+        break;
+      }
     }
   }
-  out = lanes;
 }
 
 double jaccard(const minhash_signature& a, const minhash_signature& b) {

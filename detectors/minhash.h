@@ -1,8 +1,11 @@
 // minhash: MinHash signatures over hashed word shingles, and the b-bit form the
-// near-duplicate reservoir keeps. One hash per shingle; each of the 64
-// permutations is a cheap bijection of it ((x ^ a_k) * m_k with m_k odd, then
-// an xor-shift), so a signature costs 64 multiply-adds per shingle, which the
-// compiler vectorises.
+// near-duplicate reservoir keeps. One hash per shingle, remixed by a seeded
+// permutation (xor, odd multiply, xor-shift); the 64 lanes are filled by
+// one-permutation hashing (Li, Owen and Zhang 2012: the top 6 bits choose the
+// lane, each lane keeps its minimum) with optimal densification (Shrivastava
+// 2017: an empty lane borrows the value of the lane a seeded probe sequence
+// finds first), which estimates Jaccard similarity as 64 permutations would,
+// in O(shingles + 64) instead of O(64 x shingles).
 // Thread safety: a minhasher is immutable after construction.
 #pragma once
 
@@ -27,8 +30,8 @@ class minhasher {
   void sign(std::span<const std::uint32_t> shingles, minhash_signature& out) const;
 
  private:
-  alignas(64) std::array<std::uint32_t, minhash_size> xor_;
-  alignas(64) std::array<std::uint32_t, minhash_size> mul_;
+  std::uint32_t xor_ = 0, mul_ = 1;
+  std::uint64_t probe_seed_ = 0;
 };
 
 // Share of equal lanes: an unbiased estimate of the Jaccard similarity.

@@ -54,18 +54,29 @@ void mmd_detector::update(mmd_state& s, const event_view& e, population& pop,
   }
 }
 
-void mmd_detector::refresh(mmd_state& s, const population& pop) const {
+void mmd_detector::refresh(mmd_state& s, population& pop) const {
   if (s.window.size() < 4 || pop.sketches.size() < 8) return;
-  if (s.computed && s.prompts - s.computed_at < std::max<std::size_t>(4, s.window.size() / 2)) return;
+  if (s.computed && s.prompts - s.computed_at < std::max<std::size_t>(4, s.window.size())) return;
+  // The population sample: retaken when the reservoir has seen a quarter of its size in new prompts.
+  if (pop.sample.empty() || pop.sketches_seen >= pop.sample_taken_at + std::max<std::size_t>(8, pop.sketches.size() / 4)) {
+    const std::size_t n = std::min(population_sample, pop.sketches.size());
+    const std::size_t start = pop.next_random() % pop.sketches.size();
+    pop.sample.clear();
+    pop.sample_sizes.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t j = (start + i) % pop.sketches.size();
+      pop.sample.push_back(pop.sketches[j]);
+      pop.sample_sizes.push_back(pop.sketch_sizes[j]);
+    }
+    std::vector<std::span<const std::uint32_t>> y;
+    for (std::size_t i = 0; i < pop.sample.size(); ++i) y.emplace_back(pop.sample[i].data(), pop.sample_sizes[i]);
+    pop.sample_self_kernel = mean_self_kernel(y);
+    pop.sample_taken_at = pop.sketches_seen;
+  }
   std::vector<std::span<const std::uint32_t>> x, y;
   for (const auto& k : s.window) x.emplace_back(k.v.data(), k.size);
-  const std::size_t n = std::min(population_sample, pop.sketches.size());
-  const std::size_t start = s.prompts % pop.sketches.size();  // rotate through the reservoir
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t j = (start + i) % pop.sketches.size();
-    y.emplace_back(pop.sketches[j].data(), pop.sketch_sizes[j]);
-  }
-  s.mmd2 = static_cast<float>(mmd2(x, y));
+  for (std::size_t i = 0; i < pop.sample.size(); ++i) y.emplace_back(pop.sample[i].data(), pop.sample_sizes[i]);
+  s.mmd2 = static_cast<float>(mmd2_given_y(x, y, pop.sample_self_kernel));
   s.computed = true;
   s.computed_at = s.prompts;
 }

@@ -39,7 +39,9 @@ class mmd_detector {
  public:
   explicit mmd_detector(const mmd_options& o) : o_(o) {}
   void update(mmd_state& s, const event_view& e, population& pop, std::uint64_t client_events) const;
-  void refresh(mmd_state& s, const population& pop) const;
+  // Recomputes MMD^2 once a window of new prompts arrived (and the shared population sample when
+  // the reservoir has moved on).
+  void refresh(mmd_state& s, population& pop) const;
   detector_result score(const mmd_state& s, const population& pop, const client_facts& c) const;
 
  private:

@@ -27,4 +27,10 @@ double sketch_kernel(std::span<const std::uint32_t> a, std::span<const std::uint
 double mmd2(std::span<const std::span<const std::uint32_t>> x,
             std::span<const std::span<const std::uint32_t>> y);
 
+// Mean kernel over distinct pairs of a sample (the within-sample term of MMD^2); 0 for n < 2.
+double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x);
+// MMD^2 with the within-Y term given (a population sample's, computed once and shared).
+double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x,
+                    std::span<const std::span<const std::uint32_t>> y, double y_self_kernel);
+
 }  // namespace dg::detectors

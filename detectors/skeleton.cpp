@@ -1,7 +1,6 @@
 #include "detectors/skeleton.h"
 
 #include <array>
-#include <vector>
 
 #include "detectors/text_normalise.h"
 
@@ -22,16 +21,24 @@ constexpr std::uint64_t slot = 0x2a2a2a2a2a2a2a2aULL;
 }  // namespace
 
 skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* text) {
-  // Token hashes after collapsing runs of masks; `kept` marks unmasked tokens.
-  std::vector<std::uint64_t> toks;
-  std::vector<bool> kept;
-  toks.reserve(64);
-  kept.reserve(64);
+  // Only the first head_tokens and the last tail_tokens matter: a fixed array and a ring, no heap.
+  std::array<std::uint64_t, head_tokens> head{};
+  std::array<std::uint8_t, head_tokens> head_kept{};
+  std::array<std::uint64_t, tail_tokens> ring{};
+  std::array<std::uint8_t, tail_tokens> ring_kept{};
+  std::size_t n = 0;
+  bool last_kept = true;
   if (text) text->clear();
   auto push = [&](std::uint64_t h, bool k, std::string_view w) {
-    if (!k && !toks.empty() && !kept.back()) return;  // a run of masks is one slot
-    toks.push_back(h);
-    kept.push_back(k);
+    if (!k && n > 0 && !last_kept) return;  // a run of masks is one slot
+    if (n < head_tokens) {
+      head[n] = h;
+      head_kept[n] = k;
+    }
+    ring[n % tail_tokens] = h;
+    ring_kept[n % tail_tokens] = k;
+    ++n;
+    last_kept = k;
     if (text) {
       if (!text->empty()) text->push_back(' ');
       text->append(k ? w : std::string_view("*"));
@@ -39,9 +46,9 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
   };
   bool sentence_start = true;
   std::array<char, 24> lower{};
-  const std::size_t n = raw.size();
+  const std::size_t len = raw.size();
   std::size_t i = 0;
-  while (i < n) {
+  while (i < len) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '"' || c == '`') {
       std::size_t close = raw.find(static_cast<char>(c), i + 1);
@@ -68,13 +75,13 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     }
     std::size_t j = i;
     bool digit = false, ascii_only = true;
-    while (j < n) {
+    while (j < len) {
       unsigned char d = static_cast<unsigned char>(raw[j]);
       if (is_word_byte(d)) {
         digit |= d >= '0' && d <= '9';
         ascii_only &= d < 0x80;
         ++j;
-      } else if ((d == '\'' || d == '-') && j + 1 < n &&
+      } else if ((d == '\'' || d == '-') && j + 1 < len &&
                  is_word_byte(static_cast<unsigned char>(raw[j + 1]))) {
         ++j;
       } else {
@@ -105,21 +112,34 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     i = j;
   }
   skeleton out;
-  out.tokens = static_cast<std::uint32_t>(toks.size());
-  if (toks.empty()) return out;
-  std::uint64_t h = seed ^ 0x736b656c65746f6eULL;
-  auto fold = [&](std::size_t k) {
-    h = mix64(h ^ toks[k]);
-    out.constant += kept[k] ? 1u : 0u;
+  out.tokens = static_cast<std::uint32_t>(n);
+  if (n == 0) return out;
+  // Token k of the prompt (valid for k < head_tokens or k >= n - tail_tokens).
+  auto token = [&](std::size_t k, bool& kept) {
+    if (k < head_tokens) {
+      kept = head_kept[k];
+      return head[k];
+    }
+    kept = ring_kept[k % tail_tokens];
+    return ring[k % tail_tokens];
   };
-  if (toks.size() <= head_tokens + tail_tokens) {
-    for (std::size_t k = 0; k < toks.size(); ++k) fold(k);
+  auto hash_range = [&](std::size_t from, std::size_t to, std::uint64_t salt, std::uint32_t& constant) {
+    std::uint64_t h = seed ^ salt;
+    for (std::size_t k = from; k < to; ++k) {
+      bool kept = false;
+      h = mix64(h ^ token(k, kept));
+      constant += kept ? 1u : 0u;
+    }
+    return h | 1u;
+  };
+  if (n <= head_tokens + tail_tokens) {
+    out.hash = hash_range(0, n, 0x736b656c65746f6eULL, out.constant);
+    out.tail_hash = out.hash;
+    out.tail_constant = out.constant;
   } else {
-    for (std::size_t k = 0; k < head_tokens; ++k) fold(k);
-    h = mix64(h ^ slot);  // the elided middle
-    for (std::size_t k = toks.size() - tail_tokens; k < toks.size(); ++k) fold(k);
+    out.hash = hash_range(0, head_tokens, 0x736b656c65746f6eULL ^ 1, out.constant);
+    out.tail_hash = hash_range(n - tail_tokens, n, 0x736b656c65746f6eULL ^ 2, out.tail_constant);
   }
-  out.hash = h | 1u;
   return out;
 }
 

@@ -15,8 +15,16 @@ constexpr std::size_t min_reservoir = 8;
 }  // namespace
 
 std::uint32_t templates_state::top_share_count(std::size_t k, std::size_t* templates) const {
+  std::size_t nh = 0, nt = 0;
+  std::uint32_t h = top_count(skeletons, prompts, k, &nh), t = top_count(tails, prompts, k, &nt);
+  if (templates) *templates = h >= t ? nh : nt;
+  return std::max(h, t);
+}
+
+std::uint32_t templates_state::top_count(const std::array<top_skeleton, 8>& tracked, std::uint32_t prompts,
+                                         std::size_t k, std::size_t* templates) {
   std::array<std::uint32_t, 8> counts{};
-  for (std::size_t i = 0; i < skeletons.size(); ++i) counts[i] = skeletons[i].count;
+  for (std::size_t i = 0; i < tracked.size(); ++i) counts[i] = tracked[i].count;
   std::sort(counts.begin(), counts.end(), std::greater<>());
   std::uint32_t sum = 0;
   std::size_t n = 0;
@@ -33,6 +41,7 @@ void templates_state::save(state_writer& w) const {
   w.put_array(reservoir.data(), reservoir.size());
   w.put(next_recent); w.put(evicted); w.put(prompts); w.put(near_dups); w.put(skeleton_prompts);
   w.put(skeletons);
+  w.put(tails);
 }
 
 bool templates_state::load(state_reader& r) {
@@ -41,7 +50,7 @@ bool templates_state::load(state_reader& r) {
   if (!r.get_array(buf.data(), buf.size(), n)) return false;
   reservoir.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
   return r.get(next_recent) && r.get(evicted) && r.get(prompts) && r.get(near_dups) &&
-         r.get(skeleton_prompts) && r.get(skeletons) && next_recent < recent;
+         r.get(skeleton_prompts) && r.get(skeletons) && r.get(tails) && next_recent < recent;
 }
 
 int templates_detector::update(templates_state& s, const event_view& e, population& pop) const {
@@ -79,20 +88,30 @@ int templates_detector::update(templates_state& s, const event_view& e, populati
       s.near_dups /= 2;
       s.skeleton_prompts /= 2;
       for (auto& k : s.skeletons) k.count /= 2;
+      for (auto& k : s.tails) k.count /= 2;
     }
   }
-  if (e.f.skeleton_hash() != 0 && e.f.skeleton_constant() >= min_constant) {
-    ++s.skeleton_prompts;
-    // Space-saving: increment if tracked, else replace the smallest.
-    auto it = std::find_if(s.skeletons.begin(), s.skeletons.end(),
-                           [&](const auto& k) { return k.hash == e.f.skeleton_hash(); });
-    if (it == s.skeletons.end()) {
-      it = std::min_element(s.skeletons.begin(), s.skeletons.end(),
+  // Space-saving: increment if tracked, else replace the smallest.
+  auto track = [](std::array<templates_state::top_skeleton, 8>& tracked, std::uint64_t hash) {
+    auto it = std::find_if(tracked.begin(), tracked.end(), [&](const auto& k) { return k.hash == hash; });
+    if (it == tracked.end()) {
+      it = std::min_element(tracked.begin(), tracked.end(),
                             [](const auto& a, const auto& b) { return a.count < b.count; });
-      it->hash = e.f.skeleton_hash();
+      it->hash = hash;
     }
     ++it->count;
+  };
+  bool counted = false;
+  if (e.f.skeleton_hash() != 0 && e.f.skeleton_constant() >= min_constant) {
+    track(s.skeletons, e.f.skeleton_hash());
+    counted = true;
   }
+  if (e.f.skeleton_tail_hash() != 0 && e.f.skeleton_tail_constant() >= min_constant &&
+      e.f.skeleton_tail_hash() != e.f.skeleton_hash()) {
+    track(s.tails, e.f.skeleton_tail_hash());
+    counted = true;
+  }
+  if (counted) ++s.skeleton_prompts;
   return nearest;
 }
 

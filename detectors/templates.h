@@ -35,13 +35,16 @@ struct templates_state {
   std::uint32_t prompts = 0;           // prompts with text signatures
   std::uint32_t near_dups = 0;         // prompts with a near-duplicate in the reservoir
   std::uint32_t skeleton_prompts = 0;  // prompts whose skeleton has enough fixed words to be a template
-  std::array<top_skeleton, 8> skeletons{};
+  std::array<top_skeleton, 8> skeletons{};  // starts of prompts
+  std::array<top_skeleton, 8> tails{};      // ends of prompts
 
   void save(state_writer& w) const;
   bool load(state_reader& r);
   std::size_t heap_bytes() const { return reservoir.capacity() * sizeof(entry); }
-  // Prompts carrying the client's top `k` skeletons.
+  // Prompts carrying the client's top `k` skeletons (starts or ends, whichever cover more).
   std::uint32_t top_share_count(std::size_t k, std::size_t* templates = nullptr) const;
+  static std::uint32_t top_count(const std::array<top_skeleton, 8>& tracked, std::uint32_t prompts, std::size_t k,
+                                 std::size_t* templates);
 };
 
 class templates_detector {

@@ -50,34 +50,37 @@ constexpr std::string_view common_words[] = {
 }  // namespace
 
 void normalise_text(std::string_view raw, std::string& out) {
-  out.clear();
-  out.reserve(raw.size());
+  out.resize(raw.size());  // the result is never longer than the input
+  char* o = out.data();
+  char* const begin = o;
   bool pending_space = false;
   for (unsigned char c : raw) {
     std::uint8_t k = char_class[c];
     if (k == 0) {
-      pending_space = !out.empty();
+      pending_space = o != begin;
       continue;
     }
     if (pending_space) {
-      out.push_back(' ');
+      *o++ = ' ';
       pending_space = false;
     }
-    out.push_back(static_cast<char>(k == 2 ? c + ('a' - 'A') : c));
+    *o++ = static_cast<char>(k == 2 ? c + ('a' - 'A') : c);
   }
+  out.resize(static_cast<std::size_t>(o - begin));
 }
 
 std::uint64_t word_hash(std::string_view w, std::uint64_t seed) {
   // Eight bytes at a time (a word is short), then the splitmix finaliser.
   std::uint64_t h = seed ^ (w.size() * 0x9e3779b97f4a7c15ULL);
-  std::size_t i = 0;
-  for (; i + 8 <= w.size(); i += 8) {
+  const auto* p = reinterpret_cast<const unsigned char*>(w.data());
+  std::size_t n = w.size();
+  for (; n >= 8; n -= 8, p += 8) {
     std::uint64_t v;
-    std::memcpy(&v, w.data() + i, 8);
+    std::memcpy(&v, p, 8);
     h = mix64(h ^ v);
   }
   std::uint64_t tail = 0;
-  std::memcpy(&tail, w.data() + i, w.size() - i);
+  for (std::size_t i = 0; i < n; ++i) tail |= static_cast<std::uint64_t>(p[i]) << (8 * i);
   return mix64(h ^ tail ^ 0x5555555555555555ULL);
 }
 
@@ -90,14 +93,60 @@ void split_words(std::string_view normalised, std::uint64_t seed, std::vector<wo
     if (j == std::string_view::npos) j = n;
     if (j > i) {
       std::string_view w = normalised.substr(i, j - i);
-      out.push_back({w, word_hash(w, seed)});
+      out.push_back({w, word_hash(w, seed), is_common_word(w)});
     }
     i = j + 1;
   }
 }
 
+namespace {
+
+// Open-addressed set of the common words (all ASCII, at most 16 bytes), keyed by their bytes packed
+// into two integers: a multiply-shift and an integer compare per lookup, no string hashing (this
+// runs for every word of every prompt).
+struct common_word_table {
+  static constexpr std::size_t bits = 10;
+  static constexpr std::size_t size = std::size_t{1} << bits;  // four times the words
+  struct key {
+    std::uint64_t lo = 0, hi = 0;
+    bool operator==(const key&) const = default;
+  };
+  static key pack(std::string_view w) {
+    key k;
+    for (std::size_t i = 0; i < w.size() && i < 8; ++i) k.lo |= static_cast<std::uint64_t>(static_cast<unsigned char>(w[i])) << (8 * i);
+    for (std::size_t i = 8; i < w.size(); ++i) k.hi |= static_cast<std::uint64_t>(static_cast<unsigned char>(w[i])) << (8 * (i - 8));
+    return k;
+  }
+  static std::size_t slot_of(const key& k) {
+    return static_cast<std::size_t>(((k.lo ^ (k.hi * 0xff51afd7ed558ccdULL)) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+  }
+  std::array<key, size> slots{};
+  std::size_t longest = 0;
+  common_word_table() {
+    for (std::string_view w : common_words) {
+      longest = std::max(longest, w.size());
+      key k = pack(w);
+      std::size_t i = slot_of(k);
+      while (slots[i].lo != 0) i = (i + 1) & (size - 1);
+      slots[i] = k;
+    }
+  }
+  bool contains(std::string_view w) const {
+    if (w.size() > longest || w.empty()) return false;
+    key k = pack(w);
+    for (std::size_t i = slot_of(k);; i = (i + 1) & (size - 1)) {
+      if (slots[i] == k) return true;
+      if (slots[i].lo == 0) return false;
+    }
+  }
+};
+static_assert(sizeof("yourselves") <= 17, "common words must fit the packed key");
+
+}  // namespace
+
 bool is_common_word(std::string_view w) {
-  return std::binary_search(std::begin(common_words), std::end(common_words), w);
+  static const common_word_table table;
+  return table.contains(w);
 }
 
 }  // namespace dg::detectors

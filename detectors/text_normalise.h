@@ -15,6 +15,7 @@ namespace dg::detectors {
 struct word {
   std::string_view text;  // a view into the normalised string
   std::uint64_t hash = 0;
+  bool common = false;    // is_common_word(text)
 };
 
 // Writes the normalised text (words separated by one space, no leading or trailing space).
