@@ -1,6 +1,7 @@
 #include "enforcement/watermark_synonyms.h"
 
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <unistd.h>
@@ -24,6 +25,18 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     const std::size_t tab = line.find('\t');
     if (tab == std::string_view::npos)
       return status::corruption("synonyms line " + std::to_string(line_no) + ": no tab");
+    std::string_view pos = line.substr(0, tab);
+    cue needs = cue::none;
+    if (pos.ends_with('!')) {
+      pos.remove_suffix(1);
+      needs = pos == "v"       ? cue::verb
+              : pos == "v.s"   ? cue::verb_s
+              : pos == "v.ed"  ? cue::verb_ed
+              : pos == "v.ing" ? cue::verb_ing
+              : pos == "n" || pos == "n.pl" ? cue::noun
+              : pos == "a"     ? cue::adjective
+                               : cue::none;
+    }
     std::string_view rest = line.substr(tab + 1);
     std::vector<std::string> words;
     while (!rest.empty()) {
@@ -42,7 +55,7 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     const auto g = static_cast<std::uint32_t>(out.groups_.size());
     std::string joined;
     for (std::size_t i = 0; i < words.size(); ++i) {
-      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i)});
+      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i), needs});
       (void)it;
       if (!inserted)
         return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
@@ -53,6 +66,10 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       joined += ',';
     }
     out.seeds_.push_back(hash64(joined, 0x77a7e3a4c5d1ULL));
+    auto vowel = [](const std::string& w) { return std::string_view("aeiou").find(w[0]) != std::string_view::npos; };
+    bool mixed = false;
+    for (const auto& w : words) mixed = mixed || vowel(w) != vowel(words[0]);
+    out.mixed_.push_back(mixed ? 1 : 0);
     out.groups_.push_back(std::move(words));
   }
   if (out.groups_.empty()) return status::corruption("synonyms: no groups");
@@ -77,6 +94,43 @@ std::shared_ptr<const synonym_table> synonym_table::builtin() {
     return std::shared_ptr<const synonym_table>(std::move(t));
   }();
   return table;
+}
+
+namespace {
+bool in(std::string_view w, std::initializer_list<std::string_view> set) {
+  for (auto s : set)
+    if (s == w) return true;
+  return false;
+}
+}  // namespace
+
+bool synonym_table::cued(cue c, std::string_view p) {
+  switch (c) {
+    case cue::none:
+      return true;
+    case cue::verb:  // to need, can help, will show, we need
+      return in(p, {"to", "can", "could", "will", "would", "should", "may", "might", "must", "not",
+                    "cannot", "also", "i", "you", "we", "they", "often", "usually", "always",
+                    "never", "please", "and", "or", "help", "let", "lets"});
+    case cue::verb_s:  // it needs, which shows
+      return in(p, {"he", "she", "it", "this", "that", "which", "who", "also", "often", "usually",
+                    "always", "never", "only", "still", "and"});
+    case cue::verb_ed:  // has helped, was shown
+      return in(p, {"has", "have", "had", "was", "were", "been", "be", "is", "are", "he", "she",
+                    "it", "they", "we", "i", "you", "also", "and", "often", "recently", "then"});
+    case cue::verb_ing:  // by helping, is showing
+      return in(p, {"is", "are", "was", "were", "be", "been", "by", "for", "of", "in", "about",
+                    "while", "when", "without", "before", "after", "keep", "keeps", "and", "also"});
+    case cue::noun:  // the need, a show
+      return in(p, {"a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her",
+                    "our", "your", "my", "each", "every", "any", "no", "some", "many", "few",
+                    "several", "such", "other", "another"});
+    case cue::adjective:  // is common, very hard
+      return in(p, {"very", "more", "most", "is", "are", "was", "were", "be", "been", "so", "too",
+                    "quite", "less", "least", "extremely", "highly", "become", "becomes", "remain",
+                    "remains", "seem", "seems", "fairly", "rather", "really", "relatively"});
+  }
+  return false;
 }
 
 std::vector<std::string> default_synonym_paths() {

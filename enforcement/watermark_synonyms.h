@@ -20,12 +20,21 @@ namespace dg::enforcement {
 
 class synonym_table {
  public:
+  // A group whose words also have another part of speech ("the need", "to
+  // need") is only used after a word that fixes the part of speech: its cue.
+  enum class cue : std::uint8_t { none, verb, verb_s, verb_ed, verb_ing, noun, adjective };
+
   struct hit {
     std::uint32_t group = 0;
     std::uint8_t member = 0;
+    cue needs = cue::none;
   };
 
-  // Parses the TSV format (POS<TAB>word,word[,...]; '#' comments). A word in
+  // Whether `prev` (lower case) is a cue of the kind `c`.
+  static bool cued(cue c, std::string_view prev);
+
+  // Parses the TSV format (POS[!]<TAB>word,word[,...]; '#' comments; a '!'
+  // after the part of speech marks a group that needs its cue). A word in
   // two groups, a group of fewer than two words or a non-lower-case word is
   // corruption.
   static status parse(std::string_view text, synonym_table& out);
@@ -42,6 +51,8 @@ class synonym_table {
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
   std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
+  // Members start with a vowel and a consonant both: unusable after "a"/"an".
+  bool mixed_article(std::uint32_t g) const { return mixed_[g] != 0; }
   std::size_t groups() const { return groups_.size(); }
   std::size_t words() const { return words_.size(); }
 
@@ -52,6 +63,7 @@ class synonym_table {
   };
   std::vector<std::vector<std::string>> groups_;
   std::vector<std::uint64_t> seeds_;
+  std::vector<std::uint8_t> mixed_;
   std::unordered_map<std::string, hit, string_hash, std::equal_to<>> words_;
   std::size_t min_len_ = SIZE_MAX, max_len_ = 0;
 };

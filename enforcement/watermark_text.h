@@ -3,7 +3,8 @@
 // the detector, so both see the same positions.
 //
 // A word is a run of ASCII letters. It is eligible when it is in the synonym
-// table, is lower case, Capitalised or ALL CAPS, is not joined to a hyphen,
+// table (after its cue word, for a group marked as needing one), is lower
+// case, Capitalised or ALL CAPS, is not joined to a hyphen,
 // a digit or a non-ASCII letter, and lies outside:
 //   * fenced code (``` or ~~~ at the start of a line, to the closing fence),
 //   * inline code (between backticks, reset at a line end),
@@ -204,7 +205,12 @@ void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choos
         }
       }
       pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && w.size() > 1) ? 2 : 3));
-      if (!joined && pattern != 3) h = table_->find(std::string_view(lower, w.size()));
+      if (!joined && pattern != 3) {
+        h = table_->find(std::string_view(lower, w.size()));
+        if (h && h->needs != synonym_table::cue::none && !synonym_table::cued(h->needs, prev_)) h = nullptr;
+        // "an important" must not become "an significant".
+        if (h && (prev_ == "a" || prev_ == "an") && table_->mixed_article(h->group)) h = nullptr;
+      }
     }
     if (h) {
       ++eligible_;

@@ -89,7 +89,24 @@ talent maroons strands rely trust pacing tempo measurement measuring forte speci
 inside indoors bullet slug plain merge unify imitate simulate happening occurrence
 excursion outing preaching sermon clergyman reverend daddy papa mamma mommy granny
 dub purely strictly retrieve infirmary electors rain rainfall
+authorities building edifice prise going leaving unparalleled steps champs
+integrating ambiance marked appear appears appeared below reach advocate percent
+done through individual single metal metallic abstract abstraction key analogue
+parallel aggregate mass dozen twelve alien foreigner bash smash epic heroic
 """.split())
+
+# Words with a common second part of speech ("the need" / "to need"): their
+# groups are kept but used only after a cue word that fixes the part of speech
+# (the scanner's cue lists, enforcement/watermark_synonyms.cpp). Words whose
+# SemCor uses in other parts of speech exceed CROSS_POS of their total are
+# cued as well.
+CUED = set("""
+help show need needs start permit guarantee stress notice feature features attempt
+purchase common usual hard chief principal thought thoughts answer desire want film
+shows guarantees permits attempts purchases notices answers desires wants films helps
+stresses
+""".split())
+CROSS_POS = 0.2
 
 # Frequent formal-English swaps that the dominant-sense rule misses because
 # one member is polysemous in general text (e.g. "show"). Each pair is kept
@@ -222,13 +239,24 @@ def main():
     synsets = read_synsets()
     exc = read_exceptions()
 
+    pos_total = collections.defaultdict(int)  # (lemma, pos) -> tags in that POS
+    for (lemma, pos, _), n in counts.items():
+        pos_total[(lemma, pos)] += n
+    cued = set(CUED)
     eligible = collections.defaultdict(list)  # (pos, offset) -> [(lemma, count)]
     for (lemma, pos), offs in senses.items():
         if not WORD.match(lemma) or lemma in AVOID:
             continue
         c = counts.get((lemma, pos, 1), 0)
-        if c < MIN_COUNT or total[lemma] == 0 or c / total[lemma] < DOMINANCE:
+        if c < MIN_COUNT or total[lemma] == 0:
             continue
+        if c / total[lemma] < DOMINANCE:
+            # Dominant within its part of speech only: usable after a cue.
+            if c < 2 or c / max(1, pos_total[(lemma, pos)]) < 0.6:
+                continue
+            cued.add(lemma)
+        elif 1 - pos_total[(lemma, pos)] / total[lemma] > CROSS_POS:
+            cued.add(lemma)
         eligible[(pos, offs[0])].append((lemma, c))
 
     groups = []
@@ -279,16 +307,19 @@ def main():
     out, vetted = [], set()  # vetted: groups exempt from the reference-frequency filter
     for pos, words in base:
         start = len(out)
-        out.append((pos, words))
+        mark = "!" if any(w in cued for w in words) else ""
+        out.append((pos + mark, words))
         if pos == "v" and not any(w in exc for w in words):
             forms = [verb_forms(w) for w in words]
             if all(forms):
                 for k in ("s", "ed", "ing"):
-                    out.append((f"v.{k}", [f[k] for f in forms]))
+                    forms_k = [f[k] for f in forms]
+                    m = "!" if any(w in cued for w in forms_k) else ""
+                    out.append((f"v.{k}{m}", forms_k))
         if pos == "n" and not any(w in exc for w in words):
             pl = [noun_plural(w) for w in words]
             if all(pl):
-                out.append(("n.pl", pl))
+                out.append(("n.pl" + mark, pl))
         if set(words) <= curated_words:
             vetted.update(tuple(ws) for _, ws in out[start:])
 
@@ -309,7 +340,8 @@ def main():
     print("# THIS SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO")
     print("# REPRESENTATIONS OR WARRANTIES, EXPRESS OR IMPLIED. (Full licence: WordNet 3.0 licence,")
     print("# /usr/share/doc/wordnet-base/copyright.)")
-    print("# format: POS<TAB>word,word[,word...]   one group a line; a word appears once")
+    print("# format: POS[!]<TAB>word,word[,word...]   one group a line; a word appears once;")
+    print("# '!' = used only after a cue word fixing the part of speech")
     for p, ws in final:
         print(f"{p}\t{','.join(ws)}")
     print(f"# {len(final)} groups, {sum(len(ws) for _, ws in final)} words", file=sys.stderr)
