@@ -320,7 +320,9 @@ std::size_t event_store::drain_once() {
     batch.Put(time_cf_, time_key(ev.ts_micros(), seq), ekey);
     ++seq;
     ++n;
-    ev.Clear();
+    // Free the event here rather than hand its buffers back through the
+    // queue: the next try_push would give them to the caller to free.
+    ev = pb::QueryEvent();
   }
   if (n == 0) return 0;
   next_seq_.store(seq, std::memory_order_relaxed);

@@ -27,6 +27,7 @@ storage_options options_at(const std::string& path) {
   o.flush_interval_ms = 10;
   o.write_buffer_mb = 4;
   o.block_cache_mb = 8;
+  o.retention_days = 3650;  // t0 is a fixed date; tests that need retention set it
   return o;
 }
 

@@ -40,6 +40,7 @@ class small_tmpfs : public ::testing::Test {
     o.flush_interval_ms = 10;
     o.write_buffer_mb = 1;
     o.block_cache_mb = 4;
+    o.retention_days = 3650;  // t0 is a fixed date
     return o;
   }
   // Takes every free byte of the file system.
@@ -187,6 +188,7 @@ TEST(read_only_fs, writes_fail_degrade_and_recover) {
   o.path = dir.sub("db");
   o.flush_interval_ms = 10;
   o.write_buffer_mb = 1;
+  o.retention_days = 3650;
   event_store s(o);
   s.set_env(env.get());
   ASSERT_TRUE(s.open());
