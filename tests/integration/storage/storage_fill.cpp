@@ -3,7 +3,7 @@
 // that export is tested against a live primary.
 //
 //   storage_fill --db DIR --clients N --events N [--prompt-text hash|prefix|full]
-//   storage_fill --db DIR --stream 1        (crash test: writes until killed)
+//   storage_fill --db DIR --stream 1 [--rate N]  (crash test: N events/s until killed)
 //   storage_fill --db DIR --verify K        (crash test: after the restart)
 //
 // Event k (k = 0..events-1) belongs to client k % clients ("client-<c>", hint
@@ -11,9 +11,9 @@
 // "prompt number <k>". After each batch it prints "ready <total>" and waits
 // for a line on stdin: "more" writes another batch, end of input closes.
 //
-// --stream appends event k = 0, 1, 2, ... without ever calling flush (as the
-// gateway does) and prints "<k> <steady-clock microseconds>" after each
-// thousandth append, and saves client records every 1000 events, until it is
+// --stream appends event k = 0, 1, 2, ... at --rate events/s (default 2000)
+// without ever calling flush (as the gateway does) and prints "<k> <steady-clock microseconds>" after each
+// 500th append, and saves client records every 500 events, until it is
 // killed. --verify K reopens the directory read-write (RocksDB replays its
 // WAL), and prints a JSON object: whether every event 0..K and the client
 // records are there, how many events in all.
@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <iostream>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "storage/event_store.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   storage_options o;
   int clients = 3, events = 30;
   bool stream = false;
+  int rate = 2000;  // --stream: events per second
   long long verify = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
     else if (a == "--prompt-text") o.prompt_text = v;
     else if (a == "--stream") stream = v == "1";
     else if (a == "--verify") verify = std::stoll(v);
+    else if (a == "--rate") rate = std::stoi(v);
   }
   o.flush_interval_ms = 10;
   o.retention_days = 3650;  // the events carry fixed dates in November 2026
@@ -82,7 +85,11 @@ int main(int argc, char** argv) {
     return st ? 0 : 1;
   }
   if (stream) {
+    // Paced: a gateway under steady load, not a producer outrunning the
+    // writer (then events wait in the queue, not yet committed, by design).
+    const auto start = std::chrono::steady_clock::now();
     for (long long k = 0;; ++k) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(k * 1000000 / rate));
       pb::QueryEvent e;
       const int c = static_cast<int>(k % clients);
       e.set_ts_micros((1793577600LL + k) * 1000000);
@@ -92,7 +99,7 @@ int main(int argc, char** argv) {
       apply_prompt_privacy(e, o);
       while (!store.append(std::move(e))) {
       }
-      if (k % 1000 == 0) {
+      if (k % 500 == 0) {
         for (int cc = 0; cc < clients; ++cc) {
           pb::ClientRecord r;
           r.set_client_id("client-" + std::to_string(cc));
