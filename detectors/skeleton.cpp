@@ -11,9 +11,16 @@ constexpr std::size_t head_tokens = 10;
 constexpr std::size_t tail_tokens = 6;
 constexpr std::size_t max_quote = 400;
 
-bool is_word_byte(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+constexpr std::array<bool, 256> make_word_bytes() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<std::size_t>(c)] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  }
+  return t;
 }
+constexpr auto word_bytes = make_word_bytes();
+
+inline bool is_word_byte(unsigned char c) { return word_bytes[c]; }
 
 // Mask token ids (kept words carry their hash instead).
 constexpr std::uint64_t slot = 0x2a2a2a2a2a2a2a2aULL;
