@@ -96,9 +96,9 @@ def gateway(dg_bin, workdir, config=None):
     mock = harness.MockUpstream()
     mock.start()
     try:
+        os.makedirs(os.path.join(workdir, "gw"), exist_ok=True)
         gw = harness.Gateway(mock.url, config=default_config(token_file, config),
                              tmpdir=os.path.join(workdir, "gw"))
-        os.makedirs(gw.dir, exist_ok=True)
         gw.start(timeout=60)
         try:
             yield OpsGateway(gw, token_file)

@@ -198,6 +198,7 @@ class TokenFileTest(unittest.TestCase):
         work = tempfile.mkdtemp(prefix="dg-admin-perm-")
         try:
             token_file = ops.write_token(work, mode=0o644)
+            os.makedirs(os.path.join(work, "gw"))
             gw = harness.Gateway(harness.refused_url(), config=ops.default_config(token_file),
                                  tmpdir=os.path.join(work, "gw"))
             proc = subprocess.run([harness.dg_bin(), "serve", "--config", gw.config_path],
