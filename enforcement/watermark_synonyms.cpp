@@ -60,6 +60,10 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       if (!inserted)
         return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
                                   "' is already in another group");
+      if (words[i].size() < 2)
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": a word of one letter");
+      const std::size_t b = prefilter_index(words[i]);
+      out.prefilter_[b >> 6] |= std::uint64_t{1} << (b & 63);
       out.min_len_ = std::min(out.min_len_, words[i].size());
       out.max_len_ = std::max(out.max_len_, words[i].size());
       joined += words[i];

@@ -7,6 +7,7 @@
 // Thread safety: immutable after load; share it freely.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,10 @@ class synonym_table {
   // `lower` must be lower case ASCII letters.
   const hit* find(std::string_view lower) const {
     if (lower.size() < min_len_ || lower.size() > max_len_) return nullptr;
+    // Most words of a text are in no group: a bitmap of (first letter, second
+    // letter, length) turns them away before the hash lookup.
+    const std::size_t b = prefilter_index(lower);
+    if ((prefilter_[b >> 6] >> (b & 63) & 1) == 0) return nullptr;
     auto it = words_.find(lower);
     return it == words_.end() ? nullptr : &it->second;
   }
@@ -64,6 +69,11 @@ class synonym_table {
   std::vector<std::vector<std::string>> groups_;
   std::vector<std::uint64_t> seeds_;
   std::vector<std::uint8_t> mixed_;
+  static std::size_t prefilter_index(std::string_view w) {  // REQUIRES: w.size() >= 2, a-z
+    return (static_cast<std::size_t>(w[0] - 'a') * 26 + static_cast<std::size_t>(w[1] - 'a')) * 32 +
+           std::min<std::size_t>(w.size(), 31);
+  }
+  std::vector<std::uint64_t> prefilter_ = std::vector<std::uint64_t>(26 * 26 * 32 / 64 + 1, 0);
   std::unordered_map<std::string, hit, string_hash, std::equal_to<>> words_;
   std::size_t min_len_ = SIZE_MAX, max_len_ = 0;
 };
