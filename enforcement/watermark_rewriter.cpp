@@ -1,5 +1,8 @@
 #include "enforcement/watermark_rewriter.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "enforcement/request_shaper.h"
@@ -12,6 +15,22 @@ namespace {
 constexpr int max_depth = 128;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// An integer field, or `fallback` when it is absent, not an integer or out of
+// int's range. (json::value() throws type_error when the field has another
+// type, and the upstream's JSON is not ours to trust: "index": null happens.)
+int int_field(const json& j, const char* key, int fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return fallback;
+  const auto v = it->get<std::int64_t>();
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return fallback;
+  return static_cast<int>(v);
+}
+
+bool string_field_is(const json& j, const char* key, std::string_view want) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() && it->get_ref<const std::string&>() == want;
+}
 
 bool parse(std::string_view text, json& out) {
   if (json_depth(text, max_depth) > max_depth) return false;
@@ -98,8 +117,8 @@ std::string watermark_rewriter::rewrite_sse_data(std::string_view data) {
   if (auto type = j.find("type"); type != j.end() && type->is_string()) {
     const std::string& t = type->get_ref<const std::string&>();
     if (t == "response.output_text.delta" || t == "response.output_text.done") {
-      const std::string slot = "r" + std::to_string(j.value("output_index", 0)) + "." +
-                               std::to_string(j.value("content_index", 0));
+      const std::string slot = "r" + std::to_string(int_field(j, "output_index", 0)) + "." +
+                               std::to_string(int_field(j, "content_index", 0));
       auto& st = streams_[slot];
       if (!st.marker) st.marker = std::make_unique<text_marker>(*table_, key_);
       if (t == "response.output_text.delta") {
@@ -130,7 +149,7 @@ std::string watermark_rewriter::rewrite_sse_data(std::string_view data) {
   if (ch == j.end() || !ch->is_array()) return std::string(data);
   for (auto& c : *ch) {
     if (!c.is_object()) continue;
-    const std::string slot = "c" + std::to_string(c.value("index", 0));
+    const std::string slot = "c" + std::to_string(int_field(c, "index", 0));
     const bool finished = c.contains("finish_reason") && !c["finish_reason"].is_null();
     json* field = nullptr;
     if (auto d = c.find("delta"); d != c.end() && d->is_object()) {
@@ -164,7 +183,7 @@ std::string watermark_rewriter::flush_all() {
     json chunk = tmpl;
     json choice;
     choice["index"] = std::stoi(slot.substr(1));
-    const bool is_chat = tmpl.value("object", "") == "chat.completion.chunk" ||
+    const bool is_chat = string_field_is(tmpl, "object", "chat.completion.chunk") ||
                          (tmpl.contains("choices") && tmpl["choices"].is_array() &&
                           !tmpl["choices"].empty() && tmpl["choices"][0].contains("delta"));
     if (is_chat) {
