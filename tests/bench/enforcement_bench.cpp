@@ -68,6 +68,21 @@ void BM_admit_flagged(benchmark::State& st) {
 }
 BENCHMARK(BM_admit_flagged)->Threads(1)->Threads(2);
 
+// Only clients at verdict watermark (no bucket, no refusal): the cost of the verdict table.
+void BM_admit_watermarked(benchmark::State& st) {
+  static admit_rig rig{policy_options{}};
+  std::vector<std::size_t> marked;
+  for (std::size_t i = 100; i < rig.clients.size(); i += 100)
+    if (i % 300 != 0) marked.push_back(i);
+  std::size_t k = 0;
+  for (auto _ : st) {
+    auto a = rig.lp->admit(rig.clients[marked[k]], 0, 100);
+    benchmark::DoNotOptimize(a);
+    k = (k + 1) % marked.size();
+  }
+}
+BENCHMARK(BM_admit_watermarked)->Threads(1)->Threads(2);
+
 void BM_admit_base_limits(benchmark::State& st) {
   static admit_rig rig{[] {
     policy_options o;
