@@ -2,8 +2,9 @@
 // on what an upstream sends back, driven as server/session.cpp drives it:
 //   mode 0: a whole JSON body (send_rewritten_json);
 //   mode 1: an SSE stream through the real sse_parser in keep_raw mode, each
-//           event's data rewritten, flush_sse() before [DONE] and at the end
-//           (session::rewrite_sse), in reads of a size the input chooses.
+//           event's data rewritten and flush_sse()'s events sent before it,
+//           flush_sse() once more at the end (session::rewrite_sse), in reads
+//           of a size the input chooses.
 //
 // Oracles beyond "no crash":
 //   - JSON in, JSON out: a body or event that was valid JSON stays valid JSON
@@ -54,7 +55,6 @@ void sse_stream(std::string_view input, std::size_t chunk) {
   auto rw = make_rewriter();
   sse_parser parser(/*keep_raw=*/true);
   std::string out;
-  bool flushed = false;
   bool input_json_data = true;  // every data event of the input was JSON or [DONE]
   bool input_done_last = true;   // no data event follows the input's first [DONE]
   bool seen_done = false;
@@ -64,14 +64,10 @@ void sse_stream(std::string_view input, std::size_t chunk) {
       return;
     }
     if (seen_done) input_done_last = false;
-    if (e.data == "[DONE]") {
-      seen_done = true;
-      out.append(rw.flush_sse());
-      flushed = true;
-      out.append(e.raw);
-      return;
-    }
-    if (!nlohmann::json::accept(e.data)) input_json_data = false;
+    if (e.data == "[DONE]") seen_done = true;
+    if (!nlohmann::json::accept(e.data) && e.data != "[DONE]") input_json_data = false;
+    // As session::rewrite_sse: every data event (data: [DONE] too) goes
+    // through the rewriter, and what flush_sse() returns goes before it.
     std::string data = rw.rewrite_sse_data(e.data);
     out.append(rw.flush_sse());
     if (data == e.data) {
@@ -85,7 +81,7 @@ void sse_stream(std::string_view input, std::size_t chunk) {
     }
   };
   for (std::size_t pos = 0; pos < input.size(); pos += chunk) parser.feed(input.substr(pos, chunk), on_event);
-  if (!flushed) out.append(rw.flush_sse());
+  out.append(rw.flush_sse());  // the end of the stream
 
   // What the client receives must parse, event by event.
   sse_parser client(false, std::size_t{64} << 20);
