@@ -39,11 +39,13 @@ def load(args):
 def row(name, members, by_name):
     """Figures for a group of labelled clients (all attackers or all benign)."""
     n = len(members)
-    flagged = throttled = watermarked = 0
+    flagged = throttled = watermarked = ever = 0
     firsts = []
     for client, _ in members:
         rep = by_name.get(client)
         level = ORDER[rep["verdict"]] if rep else 0
+        if rep and rep.get("first_action_event") is not None:
+            ever += 1  # acted on at some point, even if the verdict has decayed since
         if level >= 1:
             flagged += 1
             watermarked += 1
@@ -51,7 +53,8 @@ def row(name, members, by_name):
                 firsts.append(rep["first_action_event"])
         if level >= 2:
             throttled += 1
-    return {"group": name, "clients": n, "flagged": flagged, "throttle_or_above": throttled,
+    return {"group": name, "clients": n, "flagged": flagged, "ever_flagged": ever,
+            "throttle_or_above": throttled,
             "watermark_or_above": watermarked,
             "median_first_action": statistics.median(firsts) if firsts else None,
             "events": sum((by_name.get(c) or {}).get("events", 0) for c, _ in members)}
@@ -94,8 +97,11 @@ def main(argv=None):
           f"{len(report.get('clusters', []))} clusters; labels: {len(attackers)} attackers, "
           f"{len(benign)} benign" + (f"; {len(unknown)} unlabelled clients in report" if unknown else ""))
     print()
-    print("ATTACKERS                         clients  recall             throttle+          "
-          "median first action")
+    print("recall: final verdict above allow; ever: acted on at some point (verdicts decay when a")
+    print("client pauses); first action: median events seen when the verdict first rose")
+    print()
+    print("ATTACKERS                         clients  recall             ever               "
+          "throttle+          median first action")
     rows = {"attackers": {}, "benign": {}}
     for key in ("kind", "variant"):
         for name, members in sorted(groups(attackers, key).items()):
@@ -106,11 +112,13 @@ def main(argv=None):
             mfa = "-" if r["median_first_action"] is None else f"{r['median_first_action']:.0f}"
             indent = "  " if key == "variant" else ""
             print(f"{indent + name:34s}{r['clients']:6d}  {fmt_rate(r['flagged'], r['clients']):18s} "
+                  f"{fmt_rate(r['ever_flagged'], r['clients']):18s} "
                   f"{fmt_rate(r['throttle_or_above'], r['clients']):18s} {mfa}")
     all_att = row("all attackers", attackers, by_name)
     rows["attackers"]["all"] = all_att
     mfa = "-" if all_att["median_first_action"] is None else f"{all_att['median_first_action']:.0f}"
     print(f"{'ALL':34s}{all_att['clients']:6d}  {fmt_rate(all_att['flagged'], all_att['clients']):18s} "
+          f"{fmt_rate(all_att['ever_flagged'], all_att['clients']):18s} "
           f"{fmt_rate(all_att['throttle_or_above'], all_att['clients']):18s} {mfa}")
 
     print()

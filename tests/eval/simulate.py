@@ -388,7 +388,11 @@ class Simulation:
     def product_backends(self, count, instruction_style):
         rng, c = self.rng, self.corp
         for i in range(count):
-            name, system = rng.choice(INSTRUCTION_PRODUCTS if instruction_style else PRODUCTS)
+            # Each backend is a different company: its own product and system prompt.
+            products = INSTRUCTION_PRODUCTS if instruction_style else PRODUCTS
+            name, system = products[i % len(products)]
+            if i >= len(products):
+                name = f"{name} {i // len(products) + 1}"
             kind = "product_backend"
             variant = "product_backend_instructions" if instruction_style else "product_backend"
             net = Ip.net(rng)
@@ -670,12 +674,22 @@ PRODUCTS = [
     ("Atlas Travel", "You are {name}'s trip planning assistant. Be concise and practical."),
     ("Kite Health", "You are the {name} help desk assistant. Never give medical diagnoses; "
      "answer general questions clearly."),
+    ("Bluefin Bank", "You are {name}'s virtual banking assistant. Answer the customer's "
+     "question; never ask for passwords or card numbers."),
+    ("Orchard Grocers", "You help customers of {name} with orders, deliveries and products. "
+     "Keep it short and friendly."),
+    ("Nimbus Telecom", "You are the support bot of {name}. Answer questions about plans, "
+     "coverage and billing; escalate anything you cannot resolve."),
+    ("Quill Books", "You are a reading companion on {name}. Answer readers' questions about "
+     "books, authors and history in a warm tone."),
 ]
 INSTRUCTION_PRODUCTS = [
     ("WriteWell", "You are {name}, an AI writing assistant embedded in a word processor. "
      "Carry out the user's instruction on their document."),
     ("CodePilot Studio", "You are the assistant of {name}, an online IDE. Follow the "
      "developer's instruction; prefer short, correct code."),
+    ("SlideCraft", "You are {name}'s presentation helper. Do what the user asks with their "
+     "slides' text; keep formatting simple."),
 ]
 BATCH_TEMPLATES = [
     ("Classify the sentiment of the following text as positive, negative or neutral. "
