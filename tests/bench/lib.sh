@@ -5,6 +5,7 @@
 
 BUILD_DIR=${BUILD_DIR:-build}
 DG=${DG:-$BUILD_DIR/server/distillguard}
+DG_MOCK=${DG_MOCK:-$DG}  # the binary whose mock-upstream serves (to compare gateway builds on one mock)
 BENCH_PIDS=()
 BENCH_TMP=""
 
@@ -71,7 +72,7 @@ bench_wait_port() {
 # start_mock [--token-delay-ms N] ...: sets MOCK_ADDR and MOCK_PID.
 bench_start_mock() {
   local log=$BENCH_TMP/mock-$RANDOM.log
-  "$DG" mock-upstream --listen 127.0.0.1:0 --threads "${MOCK_THREADS:-1}" "$@" 2>"$log" &
+  "$DG_MOCK" mock-upstream --listen 127.0.0.1:0 --threads "${MOCK_THREADS:-1}" "$@" 2>"$log" &
   MOCK_PID=$!
   BENCH_PIDS+=("$MOCK_PID")
   MOCK_ADDR=$(bench_wait_listening "$log" mock_upstream "$MOCK_PID")
