@@ -47,7 +47,9 @@ def req(i):
     return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\n"
             b"Authorization: Bearer sk-soak-stream-%d\r\nContent-Length: %d\r\n\r\n%s" % (i, len(body), body))
 def read_response(s, buf):
-    # Reads one chunked SSE response; returns the bytes after it.
+    # Reads one chunked SSE response; returns the bytes after it. Strict on
+    # purpose: bytes between two responses on a keep-alive connection (a
+    # second terminal chunk, say) are an error, as they are for real clients.
     while b"\r\n\r\n" not in buf:
         c = s.recv(65536)
         if not c: raise OSError("closed in header")
@@ -95,8 +97,12 @@ for minute in $(seq 1 "$MINUTES"); do
   wrk_out=$BENCH_TMP/wrk-$minute.txt
   wrk -t 2 -c "$WRK_CONN" -d 60s -s tests/bench/chat_post.lua "http://$GATEWAY_ADDR" >"$wrk_out" 2>&1 &
   wrk_pid=$!
-  read -r _ s_n s_p99 s_err < <(stream_minute | grep '^STREAMS')
+  stream_minute >"$BENCH_TMP/streams-$minute.txt" 2>&1 &
+  stream_pid=$!
+  BENCH_PIDS+=("$wrk_pid" "$stream_pid")  # stopped by the EXIT trap if the soak is interrupted
+  wait "$stream_pid" || true
   wait "$wrk_pid" || true
+  read -r _ s_n s_p99 s_err < <(grep '^STREAMS' "$BENCH_TMP/streams-$minute.txt" || echo "STREAMS 0 nan 1")
   res=$(grep '^RESULT ' "$wrk_out" | cut -d' ' -f2-)
   [[ -n $res ]] || bench_die "wrk printed no result: $(cat "$wrk_out")"
   read -r rps p99 werr < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["rps"], r["p99_ms"], r["errors_connect"]+r["errors_read"]+r["errors_write"]+r["errors_status"]+r["errors_timeout"])' "$res")

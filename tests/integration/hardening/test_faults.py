@@ -200,5 +200,60 @@ class UpstreamFaults(unittest.TestCase):
             self.settle(gw, base)
 
 
+class StreamFramingOnKeepAlive(unittest.TestCase):
+    """Several streamed responses on one keep-alive connection: each ends with
+    exactly one terminal chunk, and the next response starts right after it.
+    (A stray byte between two responses breaks every HTTP client that reuses
+    connections: the SDKs' pools do.)"""
+
+    def check(self, upstream_url, body):
+        with h.Gateway(upstream_url) as gw:
+            s = socket.create_connection(("127.0.0.1", gw.proxy_port), 20)
+            req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            buf = b""
+            for i in range(3):
+                s.sendall(req)
+                while b"0\r\n\r\n" not in buf.split(b"\r\n\r\n", 1)[-1] or b"\r\n\r\n" not in buf:
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, "closed during response %d" % i)
+                    buf += chunk
+                self.assertTrue(buf.startswith(b"HTTP/1.1 200"), (i, buf[:120]))
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                self.assertIn(b"transfer-encoding: chunked", head.lower())
+                # Walk the chunks to the terminal one; what follows belongs to the next response.
+                while True:
+                    while b"\r\n" not in rest:
+                        rest += s.recv(65536)
+                    size_line, rest = rest.split(b"\r\n", 1)
+                    size = int(size_line.split(b";")[0], 16)
+                    while len(rest) < size + 2:
+                        rest += s.recv(65536)
+                    rest = rest[size + 2:]
+                    if size == 0:
+                        break
+                # Nothing may follow until the next request is sent.
+                s.settimeout(0.3)
+                try:
+                    extra = s.recv(65536)
+                except socket.timeout:
+                    extra = b""
+                s.settimeout(20)
+                self.assertEqual(rest + extra, b"", "bytes after response %d's terminal chunk" % i)
+                buf = b""
+            s.close()
+
+    def test_mock_upstream_stream(self):
+        body = json.dumps({"model": "m", "stream": True, "max_tokens": 16,
+                           "messages": [{"role": "user", "content": "hi"}]}).encode()
+        with h.MockUpstream() as up:
+            self.check(up.url, body)
+
+    def test_fake_upstream_sse(self):
+        events = ['{"choices":[{"index":0,"delta":{"content":"w%d "}}]}' % i for i in range(5)] + ["[DONE]"]
+        with h.FakeUpstream(h.sse_stream(events)) as up:
+            self.check(up.url, b'{"model":"m","stream":true}')
+
+
 if __name__ == "__main__":
     unittest.main()

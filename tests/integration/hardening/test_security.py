@@ -276,6 +276,7 @@ class TLSUpstream:
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True, do_handshake_on_connect=False)
+        self.srv.handle_error = lambda *a: None  # refused handshakes are the point, not noise
         self.port = self.srv.server_address[1]
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
