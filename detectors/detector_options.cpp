@@ -4,6 +4,8 @@
 #include <limits>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace dg::detectors {
 namespace {
 
@@ -163,5 +165,102 @@ void read_detector_options(config_node& node, detector_options& out) {
   }
   node.finish();
 }
+
+#define DG_F(j, o, f) (j)[#f] = (o).f
+
+namespace {
+
+nlohmann::json common_json(const detector_common& d) {
+  nlohmann::json j;
+  DG_F(j, d, enabled);
+  DG_F(j, d, weight);
+  DG_F(j, d, min_events);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json detector_options_json(const detector_options& o) {
+  nlohmann::json j;
+  DG_F(j, o, queue_capacity);
+  DG_F(j, o, seed);
+  DG_F(j, o, max_body_bytes);
+  DG_F(j, o, max_clients);
+  auto& s = j["scoring"];
+  const auto& sc = o.scoring;
+  DG_F(s, sc, method);
+  DG_F(s, sc, stateless_gate);
+  DG_F(s, sc, harvest_floor);
+  DG_F(s, sc, harvest_tokens_low);
+  DG_F(s, sc, harvest_tokens_full);
+  DG_F(s, sc, cluster_inherit);
+  DG_F(s, sc, cluster_min_members);
+  DG_F(s, sc, rescore_every_events);
+  DG_F(s, sc, rescore_interval_seconds);
+  DG_F(s, sc, watermark_at);
+  DG_F(s, sc, throttle_at);
+  DG_F(s, sc, block_at);
+  DG_F(s, sc, reason_min_score);
+  auto v = common_json(o.volume);
+  DG_F(v, o.volume, z_start);
+  DG_F(v, o.volume, z_full);
+  DG_F(v, o.volume, min_daily_requests);
+  DG_F(v, o.volume, cusum_k);
+  DG_F(v, o.volume, cusum_h);
+  j["volume"] = v;
+  auto ca = common_json(o.cadence);
+  DG_F(ca, o.cadence, regular_cv);
+  DG_F(ca, o.cadence, sleep_hours);
+  DG_F(ca, o.cadence, min_days);
+  j["cadence"] = ca;
+  auto co = common_json(o.coverage);
+  DG_F(co, o.coverage, new_rate_full);
+  DG_F(co, o.coverage, distinct_start);
+  DG_F(co, o.coverage, distinct_full);
+  DG_F(co, o.coverage, min_mean_output_tokens);
+  j["coverage"] = co;
+  auto t = common_json(o.templates);
+  DG_F(t, o.templates, near_dup_jaccard);
+  DG_F(t, o.templates, skeleton_share_start);
+  DG_F(t, o.templates, skeleton_share_full);
+  j["templates"] = t;
+  auto p = common_json(o.prada);
+  DG_F(p, o.prada, w_threshold);
+  DG_F(p, o.prada, window);
+  j["prada"] = p;
+  auto m = common_json(o.mmd);
+  DG_F(m, o.mmd, window);
+  DG_F(m, o.mmd, population);
+  DG_F(m, o.mmd, mmd_start);
+  DG_F(m, o.mmd, mmd_full);
+  j["mmd"] = m;
+  auto r = common_json(o.reasoning);
+  DG_F(r, o.reasoning, share_start);
+  DG_F(r, o.reasoning, share_full);
+  DG_F(r, o.reasoning, ratio_full);
+  j["reasoning"] = r;
+  auto cv = common_json(o.conversation);
+  DG_F(cv, o.conversation, single_turn_start);
+  DG_F(cv, o.conversation, single_turn_full);
+  j["conversation"] = cv;
+  auto e = common_json(o.extraction);
+  DG_F(e, o.extraction, tiny_max_tokens);
+  DG_F(e, o.extraction, share_start);
+  DG_F(e, o.extraction, share_full);
+  j["extraction"] = e;
+  auto l = common_json(o.linking);
+  DG_F(l, o.linking, by_system_prompt);
+  DG_F(l, o.linking, by_skeleton);
+  DG_F(l, o.linking, by_address_range);
+  DG_F(l, o.linking, by_user_agent);
+  DG_F(l, o.linking, min_system_prompt_chars);
+  DG_F(l, o.linking, max_key_clients);
+  DG_F(l, o.linking, min_shared);
+  DG_F(l, o.linking, index_capacity);
+  j["linking"] = l;
+  return j;
+}
+
+#undef DG_F
 
 }  // namespace dg::detectors

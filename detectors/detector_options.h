@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/config_node.h"
 
 namespace dg::detectors {
@@ -177,5 +179,8 @@ struct detector_options {
 
 // Reads the `detectors:` block. Errors are recorded in the node (check-config lists them all).
 void read_detector_options(config_node& node, detector_options& out);
+
+// The effective `detectors:` block, key for key as in the file (GET /admin/config).
+nlohmann::json detector_options_json(const detector_options& o);
 
 }  // namespace dg::detectors

@@ -1,6 +1,11 @@
 #include "detectors/detector_options.h"
 
+#include <functional>
 #include <memory>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +25,27 @@ TEST(DetectorOptions, ShippedConfigBlockReadsCleanly) {
   EXPECT_EQ(o.volume.min_events, d.volume.min_events);
   EXPECT_DOUBLE_EQ(o.reasoning.weight, d.reasoning.weight);
   EXPECT_EQ(o.linking.max_key_clients, d.linking.max_key_clients);
+}
+
+TEST(DetectorOptions, JsonShowsEveryDocumentedKey) {
+  std::set<std::string> documented, shown;
+  std::function<void(const YAML::Node&, const std::string&)> flat_yaml = [&](const YAML::Node& n, const std::string& p) {
+    for (const auto& kv : n) {
+      std::string k = p.empty() ? kv.first.as<std::string>() : p + "." + kv.first.as<std::string>();
+      if (kv.second.IsMap()) flat_yaml(kv.second, k);
+      else documented.insert(k);
+    }
+  };
+  flat_yaml(YAML::LoadFile(DG_SOURCE_DIR "/deploy/distillguard.yaml")["detectors"], "");
+  std::function<void(const nlohmann::json&, const std::string&)> flat_json = [&](const nlohmann::json& j, const std::string& p) {
+    for (const auto& [k, v] : j.items()) {
+      std::string key = p.empty() ? k : p + "." + k;
+      if (v.is_object()) flat_json(v, key);
+      else shown.insert(key);
+    }
+  };
+  flat_json(detector_options_json(detector_options{}), "");
+  EXPECT_EQ(documented, shown);
 }
 
 TEST(DetectorOptions, RejectsBadValuesAndUnknownKeys) {
