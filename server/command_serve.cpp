@@ -6,6 +6,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/gateway.h"
+#include "server/live_pipeline.h"
 
 namespace dg::server {
 namespace {
@@ -29,9 +30,16 @@ int run_serve(const command_args& args) {
   }
   static const system_clock_source clock;
   gateway gw(std::move(cfg), clock);
-  // The analysis pipeline, storage and enforcement plug in here once they
-  // exist: gw.set_event_sink(...), gw.set_policy(...), gw.admin().route_prefix(...).
-  return gw.run();
+  // Storage, the analysis pipeline, enforcement and the admin API.
+  std::unique_ptr<live_pipeline> pipeline;
+  if (const status s = live_pipeline::create(gw, clock, {}, pipeline); !s) {
+    log::error("cannot start", {{"error", s.to_string()}});
+    std::fprintf(stderr, "distillguard: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  const int rc = gw.run();
+  pipeline->stop();
+  return rc;
 }
 
 const command_registrar reg{{
