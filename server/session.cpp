@@ -300,6 +300,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     attempts_ = 0;
     original_body_.reset();
     rewriter_.reset();
+    // Nothing of the previous response's relay state may leak into this one.
+    mode_ = relay_mode::pass;
+    is_sse_ = false;
+    is_json_ = false;
+    sse_.reset();
+    tail_.clear();
     identify();
     admit();
   }

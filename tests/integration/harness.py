@@ -27,6 +27,7 @@ API (import with `sys.path.insert(0, <tests/integration>)`; `import harness`):
       .accepts  number of TCP connections accepted
       .requests list of Request received
       .url, .port; .start() / .stop(); context manager.
+      FakeUpstream(handler, tls=(cert_file, key_file)) speaks HTTPS (.url is https://).
       Ready-made handlers: respond_json(obj, status=200, headers=None),
       reset_connection (RST, no answer), garbage (not HTTP), slow(seconds, then),
       sse_stream(events, delay=0.0, gate=None, reset_after=None)
@@ -272,14 +273,20 @@ def _read_request(conn, buf):
 
 
 class FakeUpstream:
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
+        """tls: optional (cert_file, key_file): the fake speaks HTTPS."""
         self.handler = handler
+        self.tls = None
+        if tls:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls[0], tls[1])
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.accepts = 0
         self.requests = []
         self.closed_by_peer = 0   # connections the gateway closed on us
@@ -309,6 +316,8 @@ class FakeUpstream:
     def _serve(self, conn):
         buf = b""
         try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             while not self._stop:
                 req, buf = _read_request(conn, buf)
                 if req is None:
