@@ -228,6 +228,26 @@ def evaluate_panels(prom, dash, rate_window):
     return n, bad
 
 
+def evaluate_variables(prom, dash):
+    """Each query variable `label_values(METRIC, LABEL)` must list at least one value,
+    or every panel that uses it shows nothing in Grafana."""
+    bad = []
+    for v in dash.get("templating", {}).get("list", []):
+        if v.get("type") != "query":
+            continue
+        q = v["query"]["query"] if isinstance(v.get("query"), dict) else v.get("query", "")
+        m = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", q.strip())
+        if not m:
+            bad.append(f"variable ${v['name']}: cannot evaluate '{q}'")
+            continue
+        url = (prom.base + f"/api/v1/label/{m.group(2)}/values?" +
+               urllib.parse.urlencode({"match[]": m.group(1)}))
+        values = json.loads(http_get(url)).get("data", [])
+        if not values:
+            bad.append(f"variable ${v['name']}: {q} has no values")
+    return bad
+
+
 def promtool_check_metrics(promtool, text):
     r = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
     out = (r.stdout + r.stderr).decode().strip()
@@ -281,6 +301,7 @@ def main():
                 deadline = time.time() + 30
                 while True:
                     n, bad = evaluate_panels(prom, dash, args.rate_window)
+                    bad += evaluate_variables(prom, dash)
                     if not bad or time.time() > deadline:
                         break
                     time.sleep(2)
@@ -288,7 +309,7 @@ def main():
                 traffic.stop()
         if bad:
             names = sorted(set(re.findall(r"distillguard_\w+", metrics)))
-            fail(f"{len(bad)} of {n} panel queries failed:\n  " + "\n  ".join(bad) +
+            fail(f"{len(bad)} checks failed ({n} panel queries and the dashboard's variables):\n  " + "\n  ".join(bad) +
                  "\n\nmetric names the gateway exports:\n  " + "\n  ".join(names))
         print(f"all {n} panel queries returned data")
     finally:
