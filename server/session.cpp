@@ -243,6 +243,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const auto& h = parser_->get();
     const std::string problem = check_request_framing(h.base(), h.version());
     if (!problem.empty()) return send_error(error_kind::bad_request, "malformed request: " + problem, true);
+    if (h.method() == http::verb::trace && (h.chunked() || h.has_content_length())) {
+      return send_error(error_kind::bad_request, "a TRACE request must not have a body", true);
+    }
     if (parser_->is_done()) return on_request();
     set_deadline(phase::body, ctx_.cfg.limits.body_timeout_ms);
     auto expect = h.find(http::field::expect);
@@ -383,7 +386,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     req_.set("x-forwarded-proto", ctx_.client_tls ? "https" : "http");
     if (!up.base_path.empty()) req_.target(up.base_path + std::string(req_.target()));
     req_.version(11);
-    req_.prepare_payload();
+    // Content-Length set by hand: prepare_payload() throws on some methods.
+    const auto verb = req_.method();
+    if (!req_.body().empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch) {
+      req_.content_length(req_.body().size());
+    }
   }
 
   // Phase 5: a pooled keep-alive connection, or a new one.
@@ -570,7 +578,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     switch (mode_) {
       case relay_mode::pass:
         scan_for_usage(chunk);
-        body.data = relay_buf_.get();
+        // A zero-length buffer would go out as a zero-size chunk, which ends
+        // a chunked body early: no data is a null buffer.
+        body.data = got > 0 ? relay_buf_.get() : nullptr;
         body.size = got;
         break;
       case relay_mode::json_rewrite:

@@ -52,6 +52,26 @@ class Streaming(unittest.TestCase):
             sent = json.loads(up.requests[0].body)
             self.assertTrue(sent["stream_options"]["include_usage"])
 
+    def test_streams_back_to_back_on_one_connection(self):
+        events = ['{"n":%d}' % i for i in range(5)] + ["[DONE]"]
+        with h.FakeUpstream(h.sse_stream(events)) as up, h.Gateway(up.url) as gw:
+            s = socket.create_connection(("127.0.0.1", gw.proxy_port), 10)
+            body = b'{"stream":true}'
+            for i in range(3):
+                s.sendall(STREAM_REQ % len(body) + body)
+                data = read_until(s, b"[DONE]\n\n\r\n0\r\n\r\n")
+                self.assertTrue(data.endswith(b"[DONE]\n\n\r\n0\r\n\r\n"), data[-80:])
+                # Nothing may follow the terminal chunk (a second one would
+                # be read as the start of the next response).
+                s.settimeout(0.3)
+                try:
+                    extra = s.recv(100)
+                except socket.timeout:
+                    extra = b""
+                self.assertEqual(extra, b"", "bytes after response %d" % i)
+                self.assertEqual(h.parse_response(data).status, 200)
+            s.close()
+
     def test_client_disconnect_closes_upstream(self):
         events = ['{"n":%d}' % i for i in range(200)]
         with h.FakeUpstream(h.sse_stream(events, delay=0.05)) as up, h.Gateway(up.url) as gw:
