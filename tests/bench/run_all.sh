@@ -13,8 +13,10 @@ export BUILD_DIR=${BUILD_DIR:-build}
 BENCH_OUT=${BENCH_OUT:-$BUILD_DIR/bench-results}
 mkdir -p "$BENCH_OUT"
 
-# Build what the scripts drive (a no-op after `make build`).
-cmake --build "$BUILD_DIR" --target distillguard sse_streams >/dev/null
+# `make bench` has built everything; run alone, build first (make build).
+for bin in "$BUILD_DIR/server/distillguard" "$BUILD_DIR/tests/bench/sse_streams"; do
+  [[ -x $bin ]] || { echo "bench: $bin is missing: run make build first" >&2; exit 1; }
+done
 
 echo "== proxy throughput and latency: mock-upstream, nginx, distillguard =="
 RESULTS=$BENCH_OUT/proxy_bench.json "$here/proxy_bench.sh"
@@ -24,7 +26,7 @@ RESULTS=$BENCH_OUT/sse_streams.json "$here/sse_bench.sh"
 
 if [[ ${BENCH_PARTS:-1} != 0 ]]; then
   for b in detectors_bench enforcement_bench storage_bench; do
-    if cmake --build "$BUILD_DIR" --target "$b" >/dev/null 2>&1; then
+    if [[ -x $BUILD_DIR/tests/bench/$b ]]; then
       echo
       echo "== $b =="
       "$BUILD_DIR/tests/bench/$b" --benchmark_min_time=0.2 \
