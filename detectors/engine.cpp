@@ -5,6 +5,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "common/crypto.h"
@@ -66,6 +67,9 @@ struct client_rec {
 struct cluster_rec {
   detector_states st;
   std::string min_member;  // the smallest member id names the cluster
+  // Counted once in distillguard_clusters_flagged_total when a member first
+  // inherits a risk at or above the watermark threshold from it.
+  mutable bool flagged = false;
 };
 
 std::string cluster_name(const std::string& min_member) {
@@ -125,6 +129,21 @@ class engine::impl {
                          .Help("Clusters of linked accounts")
                          .Register(*reg)
                          .Add({});
+      m_clusters_flagged_ = &prometheus::BuildCounter()
+                                 .Name("distillguard_clusters_flagged_total")
+                                 .Help("Clusters of linked accounts whose risk reached the watermark threshold")
+                                 .Register(*reg)
+                                 .Add({});
+      // Scores are in [0, 1]: ten equal buckets show where each detector's mass lies.
+      auto& scores = prometheus::BuildHistogram()
+                         .Name("distillguard_detector_score")
+                         .Help("Detector scores at each rescoring, by detector")
+                         .Register(*reg);
+      const prometheus::Histogram::BucketBoundaries bounds{0.1, 0.2, 0.3, 0.4, 0.5,
+                                                           0.6, 0.7, 0.8, 0.9, 1.0};
+      for (std::size_t i = 0; i < detector_count; ++i) {
+        m_scores_[i] = &scores.Add({{"detector", std::string(detector_names[i])}}, bounds);
+      }
     }
   }
 
@@ -357,6 +376,8 @@ class engine::impl {
   std::array<prometheus::Counter*, 4> m_changes_{};
   prometheus::Gauge* m_clients_ = nullptr;
   prometheus::Gauge* m_clusters_ = nullptr;
+  prometheus::Counter* m_clusters_flagged_ = nullptr;
+  std::array<prometheus::Histogram*, detector_count> m_scores_{};
 
  private:
   client_rec* find_or_add(const pb::QueryEvent& ev) {
@@ -437,6 +458,7 @@ class engine::impl {
     for (std::size_t i = 0; i < detector_count; ++i) {
       s[i] = r[i].score;
       st.scores[i] = static_cast<float>(r[i].score);
+      if (m_scores_[i] && scorer_.enabled(i)) m_scores_[i]->Observe(r[i].score);
     }
     st.risk = static_cast<float>(scorer_.combine(s, st.conversation.stateless_share(),
                                                  st.facts.mean_completion_tokens()));
@@ -476,6 +498,10 @@ class engine::impl {
       auto lr = results_of(c.st, &cl->st, linker_.cluster_links(root), linker_.cluster_size(root));
       results[det_linking] = std::move(lr[det_linking]);
       risk = std::max(risk, results[det_linking].score);
+      if (!cl->flagged && results[det_linking].score >= o_.scoring.watermark_at) {
+        cl->flagged = true;
+        if (m_clusters_flagged_) m_clusters_flagged_->Increment();
+      }
     }
     c.risk = static_cast<float>(risk);
 

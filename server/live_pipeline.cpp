@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "server/ops_metrics.h"
 #include "server/identity.h"
 #include "storage/privacy.h"
 
@@ -17,6 +18,32 @@ constexpr auto save_interval = std::chrono::seconds(5);
 // At most this many clients are saved per tick, so the analyzer thread, which
 // shares the engine lock with save(), is never held off for long.
 constexpr std::size_t max_saves_per_tick = 20000;
+
+// Live reload is not built yet: the parts are configured once at start. So that
+// an operator is never told a change took effect when it did not, a reload
+// checks the file and reports either its errors or that a restart applies it.
+std::function<reload_result()> validate_only_reload(std::string file) {
+  return [file = std::move(file)] {
+    reload_result r;
+    if (file.empty()) {
+      r.errors.push_back("the gateway was started without --config: nothing to reload");
+      return r;
+    }
+    try {
+      (void)load_config(file);
+      r.errors.push_back(file + ": valid, but live reload is not implemented yet; restart "
+                                "distillguard to apply it (the running config stays)");
+    } catch (const config_error& e) {
+      std::string all = e.what();
+      for (std::size_t start = 0; start < all.size();) {
+        const std::size_t end = std::min(all.find('\n', start), all.size());
+        r.errors.push_back(all.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    return r;
+  };
+}
 
 }  // namespace
 
@@ -104,8 +131,10 @@ status live_pipeline::build(std::function<reload_result()> reload) {
   gw_.set_event_sink(analyzer_.get());
   gw_.ready().add("storage", [this] { return store_->healthy() ? "" : store_->degraded_reason(); });
 
-  auto [api_status, api] = admin_api::create(cfg.admin.token_file,
-                                             admin_sources_for(std::move(reload)), clock_);
+  ops_ = std::make_unique<ops_metrics>(gw_.registry(), clock_);
+  if (!reload) reload = validate_only_reload(cfg.file);
+  auto [api_status, api] = admin_api::create(
+      cfg.admin.token_file, admin_sources_for(ops_->counted(std::move(reload))), clock_);
   if (!api_status) return api_status;
   admin_ = api;
   gw_.admin().route_prefix("/admin/", [a = admin_](const admin_http_request& r) {

@@ -29,6 +29,7 @@
 #include "enforcement/policy.h"
 #include "server/admin_api.h"
 #include "server/gateway.h"
+#include "server/ops_metrics.h"
 #include "storage/event_store.h"
 
 namespace dg::server {
@@ -37,7 +38,8 @@ class live_pipeline {
  public:
   // Builds every part from gw.config() and plugs them into `gw` (policy,
   // event sink, /admin/ routes, readiness). `reload` is what POST
-  // /admin/reload and SIGHUP call. Fails with a clear message (store cannot
+  // /admin/reload calls; empty = check the file and say a restart applies it
+  // (live reload is not built yet). Fails with a clear message (store cannot
   // be opened, admin token file unsafe, ...); the caller exits non-zero.
   static status create(gateway& gw, const clock_source& clock, std::function<reload_result()> reload,
                        std::unique_ptr<live_pipeline>& out);
@@ -72,6 +74,7 @@ class live_pipeline {
   std::unique_ptr<enforcement::policy> policy_;
   std::unique_ptr<enforcement::live_policy> request_policy_;
   std::unique_ptr<detectors::analyzer> analyzer_;
+  std::unique_ptr<ops_metrics> ops_;  // build info, reloads
   std::shared_ptr<const admin_api> admin_;
   std::mutex config_mu_;
   std::shared_ptr<const gateway_config> config_;

@@ -62,7 +62,22 @@ gateway_metrics::gateway_metrics(prometheus::Registry& r)
                          .Name("distillguard_request_events_dropped_total")
                          .Help("Request events the analysis queue refused (full)")
                          .Register(r)
-                         .Add({})) {
+                         .Add({})),
+      streams_in_flight(prometheus::BuildGauge()
+                            .Name("distillguard_streams_in_flight")
+                            .Help("Server-sent event streams being relayed now")
+                            .Register(r)
+                            .Add({})),
+      prompt_tokens(prometheus::BuildCounter()
+                        .Name("distillguard_prompt_tokens_total")
+                        .Help("Prompt tokens, from the usage the upstream reported")
+                        .Register(r)
+                        .Add({})),
+      completion_tokens(prometheus::BuildCounter()
+                            .Name("distillguard_completion_tokens_total")
+                            .Help("Completion tokens, from the usage the upstream reported")
+                            .Register(r)
+                            .Add({})) {
   auto& requests = prometheus::BuildCounter()
                        .Name("distillguard_requests_total")
                        .Help("Requests answered, by route and status class")

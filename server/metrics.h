@@ -35,6 +35,9 @@ class gateway_metrics {
   prometheus::Counter& upstream_errors;       // 502/504 answered, or a stream cut short
   prometheus::Counter& requests_refused;      // answered by admission (403/429)
   prometheus::Counter& events_dropped;        // the event sink refused (queue full)
+  prometheus::Gauge& streams_in_flight;       // SSE responses being relayed now
+  prometheus::Counter& prompt_tokens;         // tokens in, from the upstream's usage
+  prometheus::Counter& completion_tokens;     // tokens out, from the upstream's usage
 
  private:
   static constexpr int status_classes = 5;  // 1xx .. 5xx

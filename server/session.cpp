@@ -63,6 +63,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   ~session() override {
     worker_.sessions.erase(this);
     if (request_active_) ctx_.metrics.in_flight.Decrement();
+    if (stream_counted_) ctx_.metrics.streams_in_flight.Decrement();
     ctx_.metrics.connections.Decrement();
     ctx_.sessions.fetch_sub(1, std::memory_order_relaxed);
     if (ctx_.on_session_closed) ctx_.on_session_closed();
@@ -518,6 +519,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
     tail_.clear();
     json_body_.clear();
     if (is_sse_) sse_.emplace(/*keep_raw=*/mode_ == relay_mode::sse_rewrite);
+    if (is_sse_ && !stream_counted_) {
+      stream_counted_ = true;
+      ctx_.metrics.streams_in_flight.Increment();
+    }
 
     if (!done) {
       if (mode_ == relay_mode::pass && length) {
@@ -839,6 +844,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const micros duration = micros_since(start_);
     if (status_ == 0) status_ = 500;
     ctx_.metrics.request_done(route_, static_cast<int>(status_), static_cast<double>(duration) / 1e6);
+    if (stream_counted_) {
+      stream_counted_ = false;
+      ctx_.metrics.streams_in_flight.Decrement();
+    }
+    ctx_.metrics.prompt_tokens.Increment(usage_.prompt_tokens);
+    ctx_.metrics.completion_tokens.Increment(usage_.completion_tokens);
     const std::uint32_t tokens = usage_.prompt_tokens + usage_.completion_tokens;
     if (ctx_.policy != nullptr) ctx_.policy->settle(who_.client_id, adm_, tokens, ctx_.clock.now());
     if (ctx_.cfg.log.access_log) {
@@ -987,6 +998,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool up_keep_alive_ = false;
   relay_mode mode_ = relay_mode::pass;
   bool is_sse_ = false;
+  bool stream_counted_ = false;  // counted in streams_in_flight until finish_request
   bool is_json_ = false;
   bool flushed_ = false;
   std::unique_ptr<char[]> relay_buf_;
