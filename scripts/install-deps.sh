@@ -9,8 +9,13 @@ packages=(
   libyaml-cpp-dev libprotobuf-dev protobuf-compiler zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  nginx-light wrk prometheus nodejs npm python3 wordnet-base openssl procps
+  nginx-light wrk prometheus python3 wordnet-base openssl procps
 )
+# Node.js and npm (for the official openai client in the tests): Debian's, unless
+# the machine already has a node and npm of its own (Debian's npm conflicts with them).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -70,7 +70,16 @@ class progress_bar {
 };
 
 // Writes next to the target and renames, so a reader never sees half a report.
+// A target that exists and is not a regular file (/dev/null, a FIFO) is written
+// in place: renaming over it would replace the device node itself.
 bool write_file(const std::string& path, const std::string& data) {
+  std::error_code st_ec;
+  const auto st = std::filesystem::status(path, st_ec);
+  if (!st_ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st)) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    return static_cast<bool>(out);
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
