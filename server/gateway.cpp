@@ -48,7 +48,7 @@ gateway::gateway(gateway_config cfg, const clock_source& clock)
       metrics_(*registry_),
       admin_(control_, *registry_, ready_),
       acceptor_(control_),
-      signals_(control_, SIGINT, SIGTERM),
+      signals_(control_, SIGINT, SIGTERM, SIGHUP),
       retry_timer_(control_),
       drain_timer_(control_) {
   std::string secret;
@@ -126,11 +126,7 @@ int gateway::run() {
       }
     });
   }
-  signals_.async_wait([this](error_code ec, int sig) {
-    if (ec) return;
-    log::info("signal received, draining", {{"signal", sig}, {"drain_ms", cfg_.shutdown.drain_ms}});
-    begin_shutdown();
-  });
+  wait_signal();
   do_accept();
   log::info("listening", {{"proxy", host_port(cfg_.listen_host, proxy_port)},
                           {"admin", host_port(cfg_.admin.host, admin_port)},
@@ -174,6 +170,20 @@ void gateway::do_accept() {
       start_session(*ctx_, w, std::move(s), client_tls_.get());
     });
     do_accept();
+  });
+}
+
+// SIGTERM and SIGINT drain and stop. SIGHUP would kill a process that does not
+// handle it; live reload is not built yet, so it is logged and ignored.
+void gateway::wait_signal() {
+  signals_.async_wait([this](error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      log::warn("SIGHUP: live reload is not implemented yet; restart to apply a new config");
+      return wait_signal();
+    }
+    log::info("signal received, draining", {{"signal", sig}, {"drain_ms", cfg_.shutdown.drain_ms}});
+    begin_shutdown();
   });
 }
 

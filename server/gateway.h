@@ -60,6 +60,7 @@ class gateway {
   void bind_proxy();
   void do_accept();
   void begin_shutdown();
+  void wait_signal();
   void poll_drain();
 
   gateway_config cfg_;
