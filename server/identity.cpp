@@ -36,9 +36,13 @@ identity_resolver::identity_resolver(std::string secret, std::string header,
     : secret_(std::move(secret)), header_(std::move(header)), trusted_(std::move(trusted)) {}
 
 std::string identity_resolver::client_id(credential_kind kind, std::string_view credential) const {
+  // An API key is one client whether it came as a bearer token or as x-api-key
+  // (else one key would count as two clients and double its limits). The
+  // configured header and the address keep their own domains, so that nobody
+  // can present another user's header value or address as a key.
   std::string data;
   data.reserve(credential.size() + 10);
-  data.append(to_string(kind));
+  data.append(kind == credential_kind::api_key ? to_string(credential_kind::bearer) : to_string(kind));
   data.push_back(':');
   data.append(credential);
   return to_hex(hmac_sha256(secret_, data), 16);

@@ -48,8 +48,11 @@ TEST(identity, order_bearer_then_api_key_then_header_then_address) {
   const auto a = r.identify(none, peer);
   EXPECT_EQ(a.kind, credential_kind::address);
   EXPECT_EQ(a.hint, "10.1.2.3");
-  // The same key under different kinds gives different ids.
-  EXPECT_NE(r.client_id(credential_kind::bearer, "k"), r.client_id(credential_kind::api_key, "k"));
+  // A key is one client whichever header carries it; a header value or an
+  // address is never taken for a key.
+  EXPECT_EQ(r.client_id(credential_kind::bearer, "k"), r.client_id(credential_kind::api_key, "k"));
+  EXPECT_NE(r.client_id(credential_kind::bearer, "k"), r.client_id(credential_kind::header, "k"));
+  EXPECT_NE(r.client_id(credential_kind::bearer, "k"), r.client_id(credential_kind::address, "k"));
 }
 
 TEST(identity, forwarded_for_only_from_trusted_proxies) {
