@@ -1,6 +1,7 @@
 #include "server/admin_client.h"
 
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 
 #include <boost/asio/connect.hpp>
@@ -152,6 +153,25 @@ std::string admin_client::describe_error(const admin_reply& reply) const {
   }
   if (message.empty()) message = reply.raw.substr(0, 300);
   return message + " (HTTP " + std::to_string(reply.status) + ")";
+}
+
+bool call_admin(const command_args& args, std::string_view method, const std::string& target,
+                const std::string& body, admin_reply& reply) {
+  admin_endpoint ep;
+  if (status s = resolve_admin_endpoint(args, ep); !s) {
+    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
+    return false;
+  }
+  admin_client client(std::move(ep));
+  if (status s = client.call(method, target, body, reply); !s) {
+    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
+    return false;
+  }
+  if (reply.status < 200 || reply.status > 299) {
+    std::fprintf(stderr, "distillguard: %s\n", client.describe_error(reply).c_str());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace dg::server

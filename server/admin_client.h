@@ -61,6 +61,11 @@ class admin_client {
   std::chrono::milliseconds timeout_;
 };
 
+// One CLI call of the API with the endpoint from `args` (--config, or --admin
+// and --token-file): true on a 2xx reply; otherwise prints why on stderr.
+bool call_admin(const command_args& args, std::string_view method, const std::string& target,
+                const std::string& body, admin_reply& reply);
+
 // Percent-encodes one path segment (client ids are hex, but be safe).
 std::string url_encode_segment(std::string_view s);
 

@@ -47,26 +47,6 @@ std::string joined(const json& list, const char* sep = "; ") {
   return out;
 }
 
-// Calls the API; on failure prints why and returns false.
-bool fetch(const command_args& args, std::string_view method, const std::string& target, const std::string& body,
-           admin_reply& reply) {
-  admin_endpoint ep;
-  if (status s = resolve_admin_endpoint(args, ep); !s) {
-    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
-    return false;
-  }
-  admin_client client(std::move(ep));
-  if (status s = client.call(method, target, body, reply); !s) {
-    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
-    return false;
-  }
-  if (reply.status < 200 || reply.status > 299) {
-    std::fprintf(stderr, "distillguard: %s\n", client.describe_error(reply).c_str());
-    return false;
-  }
-  return true;
-}
-
 void print_json(const json& j) {
   std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
@@ -76,7 +56,7 @@ int top(const command_args& args) {
                        "&limit=" + url_encode_segment(args.value("limit").value_or("20"));
   if (auto v = args.value("verdict")) target += "&verdict=" + url_encode_segment(*v);
   admin_reply reply;
-  if (!fetch(args, "GET", target, "", reply)) return 1;
+  if (!call_admin(args, "GET", target, "", reply)) return 1;
   if (args.flag("json")) {
     print_json(reply.body);
     return 0;
@@ -176,7 +156,7 @@ int show(const command_args& args, const std::string& id) {
                        "?history=" + url_encode_segment(args.value("history").value_or("20")) +
                        "&events=" + url_encode_segment(args.value("events").value_or("10"));
   admin_reply reply;
-  if (!fetch(args, "GET", target, "", reply)) return 1;
+  if (!call_admin(args, "GET", target, "", reply)) return 1;
   if (args.flag("json")) {
     print_json(reply.body);
     return 0;

@@ -41,25 +41,6 @@ bool parse_duration(std::string_view s, double& seconds) {
   return seconds > 0;
 }
 
-bool call(const command_args& args, std::string_view method, const std::string& target, const std::string& body,
-          admin_reply& reply) {
-  admin_endpoint ep;
-  if (status s = resolve_admin_endpoint(args, ep); !s) {
-    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
-    return false;
-  }
-  admin_client client(std::move(ep));
-  if (status s = client.call(method, target, body, reply); !s) {
-    std::fprintf(stderr, "distillguard: %s\n", s.message().c_str());
-    return false;
-  }
-  if (reply.status < 200 || reply.status > 299) {
-    std::fprintf(stderr, "distillguard: %s\n", client.describe_error(reply).c_str());
-    return false;
-  }
-  return true;
-}
-
 constexpr const char* usage =
     "usage: distillguard override set ID --verdict allow|watermark|throttle|block --reason TEXT\n"
     "                                    [--expires 1h | --expires 2026-12-01T00:00:00Z] [--json]\n"
@@ -98,7 +79,7 @@ int set(const command_args& args, const std::string& id) {
     }
   }
   admin_reply reply;
-  if (!call(args, "POST", "/admin/clients/" + url_encode_segment(id) + "/override", body.dump(), reply)) return 1;
+  if (!call_admin(args, "POST", "/admin/clients/" + url_encode_segment(id) + "/override", body.dump(), reply)) return 1;
   if (args.flag("json")) {
     std::printf("%s\n", reply.body.dump(2).c_str());
     return 0;
@@ -113,7 +94,7 @@ int set(const command_args& args, const std::string& id) {
 
 int clear(const command_args& args, const std::string& id) {
   admin_reply reply;
-  if (!call(args, "DELETE", "/admin/clients/" + url_encode_segment(id) + "/override", "", reply)) return 1;
+  if (!call_admin(args, "DELETE", "/admin/clients/" + url_encode_segment(id) + "/override", "", reply)) return 1;
   if (args.flag("json")) {
     std::printf("%s\n", reply.body.dump(2).c_str());
     return 0;
