@@ -8,7 +8,8 @@ function(dg_unit_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   dg_warnings(${name})
-  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+  # A hung unit test fails in minutes instead of holding CI for ctest's 25-minute default.
+  gtest_discover_tests(${name} PROPERTIES LABELS unit TIMEOUT 240 DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # Adds every immediate subfolder of `dir` that has a CMakeLists.txt (a folder per part).

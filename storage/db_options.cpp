@@ -23,7 +23,7 @@ class client_prefix_transform final : public rocksdb::SliceTransform {
 
 // Turns off RocksDB's own recovery from a background error (for a full disk
 // it polls free space on a timer of its own): the store's writer calls
-// DB::Resume() with its backoff instead, and knows when writes work again.
+// close-and-reopen with its backoff instead, and knows when writes work again.
 class manual_recovery final : public rocksdb::EventListener {
  public:
   const char* Name() const override { return "distillguard.manual_recovery"; }

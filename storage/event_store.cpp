@@ -171,16 +171,16 @@ void event_store::close_db() {
 }
 
 status event_store::recover() {
-  {
-    std::shared_lock lk(db_mu_);
-    if (db_ != nullptr) {
-      const rocksdb::Status rs = db_->Resume();
-      if (rs.ok()) return status::ok();
-      if (rs.IsBusy()) return from_rocksdb(rs, "storage: RocksDB is recovering");
-      log::debug("storage: cannot resume in place, reopening", {{"error", rs.ToString()}});
-    }
-  }
+  // Always close and reopen rather than DB::Resume(): Resume flushes the
+  // memtable and waits for it, and after a failed flush on a full disk that
+  // wait can last forever (RocksDB issue 15030; seen here one run in ~20).
+  // The WAL holds everything written, so reopening loses nothing and a failed
+  // open simply means the disk is still unusable; the caller backs off.
   std::unique_lock lk(db_mu_);
+  if (db_ != nullptr) {
+    // Close must not try to flush either, for the same reason.
+    (void)db_->SetDBOptions({{"avoid_flush_during_shutdown", "true"}});
+  }
   close_db();
   return open_db(false, "");
 }

@@ -20,7 +20,7 @@
 //
 // When a commit fails (disk full, read-only file system, I/O error), the store
 // turns degraded: it counts the dropped batch, reports a reason for /readyz,
-// and retries with backoff (100 ms doubling to 5 s), calling DB::Resume() to
+// and retries with backoff (100 ms doubling to 5 s), reopening the database to
 // clear RocksDB's background error, until a write succeeds again.
 //
 // Thread safety: append(), flush(), put_client(), append_audit(), the scans,
@@ -164,8 +164,8 @@ class event_store {
   // REQUIRES: db_mu_ held exclusively (or no other thread running).
   status open_db(bool read_only, const std::string& work_dir);
   void close_db();
-  // Clears a background error: DB::Resume(), or a reopen when RocksDB cannot
-  // resume in place (a failed WAL write is fatal to the open instance).
+  // Clears a background error by closing and reopening the database (the WAL
+  // replays what was written); see the .cpp for why not DB::Resume().
   status recover();
   void writer_loop();
   void retention_loop();
