@@ -1,12 +1,16 @@
 // watermark_detector: tells, for a suspect text, which client's watermark it
-// carries. For each candidate (client id x key) it counts the eligible
-// positions whose word is the one the client's key prefers after the previous
-// word. Without that key's mark a match happens with probability 1/|group| at
-// each position, independently (the keyed choice is a PRF of the context), so
-// the number of matches follows a Poisson-binomial law; its exact upper tail
-// is the p-value. Positions are counted once per (previous word, group)
-// context, so a repeated phrase does not count twice. The p-values are
-// Bonferroni-corrected for the number of candidates tested.
+// carries. For each candidate (client id x key) it checks every eligible
+// position (whether or not the marker changed the word there): a match is a
+// word that is the one the client's key prefers after the previous word.
+// Without that key's mark a match happens with probability 1/k at a position
+// whose group has k members, independently (the keyed choice is a PRF of the
+// context). The score is the log-likelihood ratio of the matches, log k per
+// match (a match in a group of 4 says twice what one in a pair says), in
+// integer units of half a bit; its exact null distribution (a weighted
+// Poisson-binomial law, by convolution) gives the p-value. Positions are
+// counted once per (previous word, group) context, so a repeated phrase does
+// not count twice. The p-values are Bonferroni-corrected for the number of
+// candidates tested.
 //
 // Thread safety: immutable after construction; detect() may run concurrently.
 #pragma once
@@ -39,6 +43,8 @@ struct client_score {
   std::size_t positions = 0;
   std::size_t matches = 0;
   double expected = 0;     // matches expected without the mark
+  std::uint32_t score = 0;       // sum of the matches' weights (half bits)
+  double expected_score = 0;     // without the mark
   double z = 0;
   double p_value = 1;      // one test
   double p_corrected = 1;  // Bonferroni over every candidate tested
@@ -69,5 +75,9 @@ class watermark_detector {
 
 // P(X >= k) for X the number of successes of independent trials with probabilities p.
 std::vector<double> poisson_binomial_upper_tail(const std::vector<double>& p);
+// P(S >= s) for S the sum of the weights w[i] of the trials that succeed.
+std::vector<double> weighted_upper_tail(const std::vector<double>& p, const std::vector<std::uint32_t>& w);
+// The weight of a match in a group of k members: round(2 log2 k), half bits.
+std::uint32_t match_weight(std::size_t k);
 
 }  // namespace dg::enforcement

@@ -24,6 +24,10 @@ project's shared prompt corpora other than the evaluation set) sets which
 surface forms are common: every member must occur MIN_REF times and the
 members' frequencies must be within MAX_REF_RATIO of each other.
 
+Hand-curated groups (tools/curated_groups.tsv, with their inflected forms)
+come first, each member kept only when WordNet links it to another member
+(see that file); then the pairs of CURATED below, then the derived groups.
+
 usage: make_synonyms.py [--wordnet DIR] [REFERENCE.jsonl ...] > distillguard-synonyms.tsv
 """
 import collections
@@ -232,6 +236,56 @@ def read_reference():
                         freq.update(w.lower() for w in re.findall(r"[A-Za-z]+", v))
     return freq
 
+LINKS = {"&", "^", "$", "@", "~", "@i", "~i"}  # similar, also see, verb group, hypernym, hyponym
+CURATED_FILE = __file__.rsplit("/", 1)[0] + "/curated_groups.tsv"
+
+def read_links():
+    nb = collections.defaultdict(set)  # (pos, offset) -> linked offsets
+    for pos, name in POS_FILES.items():
+        with open(f"{WN}/data.{name}", encoding="latin-1") as f:
+            for line in f:
+                if line.startswith(" "):
+                    continue
+                p = line.split()
+                off, w = p[0], int(p[3], 16)
+                i = 4 + 2 * w
+                n = int(p[i])
+                i += 1
+                for _ in range(n):
+                    sym, o, tp = p[i], p[i + 1], p[i + 2]
+                    i += 4
+                    if sym in LINKS:
+                        nb[(pos, off)].add(o)
+                        nb[("a" if tp == "s" else tp, o)].add(off)
+    return nb
+
+def read_curated(senses, nb):
+    """The curated groups, members WordNet does not link dropped (reported on stderr)."""
+    def linked(pos, a, b):
+        sa = senses.get((a, pos), [])[:3]
+        sb = set(senses.get((b, pos), [])[:3])
+        return any(x in sb or nb[(pos, x)] & sb for x in sa)
+    out, keep = [], None
+    with open(CURATED_FILE, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            pos, words = line.split("\t")
+            words = words.split()
+            base = pos.rstrip("!")
+            if base in POS_FILES:
+                keep = [i for i, w in enumerate(words)
+                        if any(linked(base, w, o) for o in words if o != w)]
+                dropped = [w for i, w in enumerate(words) if i not in keep]
+                if dropped:
+                    print(f"curated: not linked in WordNet, left out: {' '.join(dropped)} ({line.strip()})",
+                          file=sys.stderr)
+            kept = [words[i] for i in (keep or []) if i < len(words)]
+            if len(kept) >= 2:
+                out.append((pos, sorted(kept)))
+    return out
+
 def main():
     ref = read_reference()
     senses = read_index()
@@ -305,6 +359,9 @@ def main():
         base.append((pos, words))
 
     out, vetted = [], set()  # vetted: groups exempt from the reference-frequency filter
+    for p, ws in read_curated(senses, read_links()):
+        out.append((p, ws))
+        vetted.add(tuple(ws))
     for pos, words in base:
         start = len(out)
         mark = "!" if any(w in cued for w in words) else ""
