@@ -257,6 +257,8 @@ def read_links():
                     if sym in LINKS:
                         nb[(pos, off)].add(o)
                         nb[("a" if tp == "s" else tp, o)].add(off)
+                    elif sym == "\\" and pos == "r":  # an adverb's adjective ("typically" -> "typical")
+                        nb[("r>a", off)].add(o)
     return nb
 
 def read_curated(senses, nb):
@@ -264,7 +266,13 @@ def read_curated(senses, nb):
     def linked(pos, a, b):
         sa = senses.get((a, pos), [])[:3]
         sb = set(senses.get((b, pos), [])[:3])
-        return any(x in sb or nb[(pos, x)] & sb for x in sa)
+        if any(x in sb or nb[(pos, x)] & sb for x in sa):
+            return True
+        if pos == "r":  # adverbs whose adjectives are linked
+            aa = {y for x in sa for y in nb[("r>a", x)]}
+            ab = {y for x in sb for y in nb[("r>a", x)]}
+            return any(x in ab or nb[("a", x)] & ab for x in aa)
+        return False
     out, keep = [], None
     with open(CURATED_FILE, encoding="utf-8") as f:
         for line in f:
