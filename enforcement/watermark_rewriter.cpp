@@ -37,7 +37,339 @@ bool parse(std::string_view text, json& out) {
   out = json::parse(text, nullptr, false);
   return !out.is_discarded() && out.is_object();
 }
+// ---- the fast path of chat.completion.chunk events ------------------------
+//
+// Most events of a stream are one chat.completion.chunk carrying a few
+// characters of one choice's delta.content. Parsing and re-serialising the
+// whole event costs several microseconds; the scanner below walks the event
+// once, checks it is plain JSON of exactly that shape (one choice, an integer
+// index or none, delta.content a string, finish_reason null or absent, no
+// duplicate keys, integers only, valid escapes and UTF-8, no Responses "type"),
+// and gives the span of the content string, which is then rewritten in place.
+// Anything else returns false and takes the full parse.
+class chunk_scanner {
+ public:
+  explicit chunk_scanner(std::string_view s) : s_(s) {}
+
+  struct found {
+    std::size_t begin = 0, end = 0;  // the content string's body, between its quotes
+    int index = 0;
+  };
+
+  bool scan(found& f) {
+    skip_ws();
+    if (!top_object(f)) return false;
+    skip_ws();
+    return i_ == s_.size() && have_content_;
+  }
+
+ private:
+  bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool expect(char c) {
+    skip_ws();
+    if (!peek(c)) return false;
+    ++i_;
+    return true;
+  }
+
+  // A string; on success [b, e) is its body. Escapes and UTF-8 are checked as
+  // nlohmann's parser checks them (a key with an escape is refused: keys are
+  // compared raw).
+  bool string(std::size_t& b, std::size_t& e) {
+    skip_ws();
+    if (!peek('"')) return false;
+    b = ++i_;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        e = i_++;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (i_ + 1 >= s_.size()) return false;
+        const char x = s_[i_ + 1];
+        if (x == 'u') {
+          unsigned cp = 0;
+          if (!hex4(i_ + 2, cp)) return false;
+          i_ += 6;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = 0;
+            if (i_ + 1 >= s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u' || !hex4(i_ + 2, lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+              return false;
+            i_ += 6;
+          }
+          continue;
+        }
+        if (x != '"' && x != '\\' && x != '/' && x != 'b' && x != 'f' && x != 'n' && x != 'r' && x != 't')
+          return false;
+        i_ += 2;
+        continue;
+      }
+      if (c < 0x80) {
+        ++i_;
+        continue;
+      }
+      if (!utf8(c)) return false;
+    }
+    return false;
+  }
+  bool hex4(std::size_t at, unsigned& cp) const {
+    if (at + 4 > s_.size()) return false;
+    cp = 0;
+    for (std::size_t k = at; k < at + 4; ++k) {
+      const char h = s_[k];
+      cp <<= 4;
+      if (h >= '0' && h <= '9') cp |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f') cp |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') cp |= static_cast<unsigned>(h - 'A' + 10);
+      else return false;
+    }
+    return true;
+  }
+  // One UTF-8 sequence starting with lead byte c at i_ (RFC 3629: no
+  // overlongs, no surrogates, at most U+10FFFF).
+  bool utf8(unsigned char c) {
+    auto cont = [&](std::size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+      if (i_ + k >= s_.size()) return false;
+      const auto b = static_cast<unsigned char>(s_[i_ + k]);
+      return b >= lo && b <= hi;
+    };
+    std::size_t n = 0;
+    if (c >= 0xC2 && c <= 0xDF) n = cont(1) ? 2 : 0;
+    else if (c == 0xE0) n = cont(1, 0xA0, 0xBF) && cont(2) ? 3 : 0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) n = cont(1) && cont(2) ? 3 : 0;
+    else if (c == 0xED) n = cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+    else if (c == 0xF0) n = cont(1, 0x90, 0xBF) && cont(2) && cont(3) ? 4 : 0;
+    else if (c >= 0xF1 && c <= 0xF3) n = cont(1) && cont(2) && cont(3) ? 4 : 0;
+    else if (c == 0xF4) n = cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+    if (n == 0) return false;
+    i_ += n;
+    return true;
+  }
+  // An integer (no fraction or exponent: those take the full parse), as int.
+  bool integer(int* out) {
+    skip_ws();
+    const std::size_t b = i_;
+    if (peek('-')) ++i_;
+    const std::size_t digits = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    const std::size_t n = i_ - digits;
+    if (n == 0 || n > 18 || (n > 1 && s_[digits] == '0')) return false;
+    if (peek('.') || peek('e') || peek('E')) return false;
+    if (out) {
+      long long v = 0;
+      for (std::size_t k = digits; k < i_; ++k) v = v * 10 + (s_[k] - '0');
+      if (s_[b] == '-') v = -v;
+      if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return false;
+      *out = static_cast<int>(v);
+    }
+    return true;
+  }
+  bool literal(std::string_view word) {
+    skip_ws();
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  // Any value, checked and skipped.
+  bool value(int depth) {
+    if (depth > max_depth) return false;
+    skip_ws();
+    if (i_ >= s_.size()) return false;
+    std::size_t b, e;
+    switch (s_[i_]) {
+      case '"': return string(b, e);
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      case '{': {
+        ++i_;
+        skip_ws();
+        if (peek('}')) return ++i_, true;
+        do {
+          if (!string(b, e) || !expect(':') || !value(depth + 1)) return false;
+          skip_ws();
+        } while (peek(',') && ++i_);
+        return expect('}');
+      }
+      case '[': {
+        ++i_;
+        skip_ws();
+        if (peek(']')) return ++i_, true;
+        do {
+          if (!value(depth + 1)) return false;
+          skip_ws();
+        } while (peek(',') && ++i_);
+        return expect(']');
+      }
+      default: return integer(nullptr);
+    }
+  }
+  // Calls on_key(key) for every member of an object, which must consume its value.
+  template <class F>
+  bool object(F&& on_key) {
+    if (!expect('{')) return false;
+    skip_ws();
+    if (peek('}')) return ++i_, true;
+    do {
+      std::size_t b, e;
+      if (!string(b, e) || !expect(':')) return false;
+      const std::string_view key = s_.substr(b, e - b);
+      if (key.find('\\') != std::string_view::npos || !on_key(key)) return false;
+      skip_ws();
+    } while (peek(',') && ++i_);
+    return expect('}');
+  }
+  bool top_object(found& f) {
+    bool seen_choices = false;
+    return object([&](std::string_view key) {
+      if (key == "type") return false;  // a Responses API event
+      if (key != "choices") return value(1);
+      if (seen_choices) return false;
+      seen_choices = true;
+      if (!expect('[')) return false;
+      if (!choice(f)) return false;
+      return expect(']');  // exactly one choice
+    });
+  }
+  bool choice(found& f) {
+    bool seen_index = false, seen_delta = false, seen_finish = false;
+    return object([&](std::string_view key) {
+      if (key == "index") {
+        if (seen_index) return false;
+        seen_index = true;
+        return integer(&f.index);
+      }
+      if (key == "finish_reason") {
+        if (seen_finish) return false;
+        seen_finish = true;
+        return literal("null");  // a finishing chunk releases the tail: full parse
+      }
+      if (key == "text") return false;
+      if (key != "delta") return value(3);
+      if (seen_delta) return false;
+      seen_delta = true;
+      return object([&](std::string_view k) {
+        if (k != "content") return value(4);
+        if (have_content_) return false;
+        have_content_ = true;
+        return string(f.begin, f.end);
+      });
+    });
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  bool have_content_ = false;
+};
+
+// The text of a JSON string body the scanner accepted.
+void unescape(std::string_view body, std::string& out) {
+  out.clear();
+  out.reserve(body.size());
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    const char x = body[++i];
+    switch (x) {
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        auto hex = [&](std::size_t at) {
+          unsigned v = 0;
+          for (std::size_t k = at; k < at + 4; ++k) {
+            const char h = body[k];
+            v = v * 16 + static_cast<unsigned>(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+          }
+          return v;
+        };
+        unsigned cp = hex(i + 1);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (hex(i + 3) - 0xDC00);
+          i += 6;
+        }
+        if (cp < 0x80) {
+          out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+          out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+          out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+          out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+          out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+          out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+        break;
+      }
+      default: out.push_back(x); break;  // " \ /
+    }
+  }
+}
+
+// Appends `text` as the body of a JSON string, escaped as nlohmann's dump escapes.
+void escape_into(std::string_view text, std::string& out) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[static_cast<unsigned char>(c) >> 4]);
+          out.push_back(hex[c & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+}
+
 }  // namespace
+
+bool watermark_rewriter::rewrite_chunk_in_place(std::string_view data, std::string& result) {
+  chunk_scanner::found f;
+  if (!chunk_scanner(data).scan(f)) return false;
+  const std::string_view body = data.substr(f.begin, f.end - f.begin);
+  std::string text;
+  if (body.find('\\') == std::string_view::npos) text.assign(body);
+  else unescape(body, text);
+  text_marker& m = marker_for("c" + std::to_string(f.index));
+  std::string out = m.feed(text);
+  template_ = std::string(data);
+  if (out == text) {
+    result = std::string(data);
+    return true;
+  }
+  result.clear();
+  result.reserve(data.size() + out.size() - body.size() + 8);
+  result.append(data.substr(0, f.begin));
+  escape_into(out, result);
+  result.append(data.substr(f.end));
+  return true;
+}
 
 void watermark_rewriter::add_counts(const text_marker& m) {
   done_.words += m.scanner().words();
@@ -106,6 +438,10 @@ text_marker& watermark_rewriter::marker_for(const std::string& slot) {
 std::string watermark_rewriter::rewrite_sse_data(std::string_view data) {
   before_.clear();
   after_rewrite_ = true;
+  if (fast_path_) {
+    std::string result;
+    if (rewrite_chunk_in_place(data, result)) return result;
+  }
   json j;
   if (!parse(data, j)) {
     // data: [DONE] (or anything else): release what is held back first.

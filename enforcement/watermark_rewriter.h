@@ -8,6 +8,10 @@
 // released in the chunk that carries the choice's finish_reason, or by
 // flush_sse() before data: [DONE] / response.output_text.done / the end.
 // Anything that does not parse as expected is passed through unchanged.
+// The common event, a chat.completion.chunk with one choice's delta.content
+// and no finish_reason, is rewritten in place by a one-pass scanner without a
+// parse and re-serialisation (everything else, and anything unusual, takes the
+// full parse; both give the same JSON value).
 //
 // Thread safety: one rewriter per response, used by one thread at a time.
 #pragma once
@@ -35,7 +39,11 @@ class watermark_rewriter final : public response_rewriter {
   std::string flush_sse() override;
   stats counts() const override;
 
+  // Off: every SSE event takes the full parse (for tests comparing the two).
+  void set_fast_path(bool on) { fast_path_ = on; }
+
  private:
+  bool rewrite_chunk_in_place(std::string_view data, std::string& result);
   struct stream_text {
     std::unique_ptr<text_marker> marker;
     std::string emitted;  // for response.output_text.done
@@ -51,6 +59,7 @@ class watermark_rewriter final : public response_rewriter {
   std::string template_;  // the last chat/completion chunk, as a template for flushed text
   stats done_{};          // counts of finished markers
   bool after_rewrite_ = false;  // flush_sse() follows a rewrite (else it is the end)
+  bool fast_path_ = true;
 };
 
 }  // namespace dg::enforcement

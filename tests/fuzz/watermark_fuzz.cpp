@@ -11,7 +11,10 @@
 //     (the rewriter must never break a client's parser); non-JSON passes
 //     through unchanged;
 //   - the rewritten stream is itself a well-formed event stream: every event
-//     of it parses, its data is JSON when the input's was, and [DONE] stays last.
+//     of it parses, its data is JSON when the input's was, and [DONE] stays last;
+//   - the in-place rewrite of chat.completion.chunk events equals the full
+//     parse: a second rewriter with the fast path off sees the same events and
+//     must give the same JSON value for each, and the same flushed events.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +56,8 @@ void json_body(std::string_view body) {
 
 void sse_stream(std::string_view input, std::size_t chunk) {
   auto rw = make_rewriter();
+  auto slow = make_rewriter();
+  slow.set_fast_path(false);
   sse_parser parser(/*keep_raw=*/true);
   std::string out;
   bool input_json_data = true;  // every data event of the input was JSON or [DONE]
@@ -69,7 +74,14 @@ void sse_stream(std::string_view input, std::size_t chunk) {
     // As session::rewrite_sse: every data event (data: [DONE] too) goes
     // through the rewriter, and what flush_sse() returns goes before it.
     std::string data = rw.rewrite_sse_data(e.data);
-    out.append(rw.flush_sse());
+    const std::string slow_data = slow.rewrite_sse_data(e.data);
+    const std::string flushed = rw.flush_sse();
+    if (flushed != slow.flush_sse()) finding("the in-place rewrite flushed other events than the full parse");
+    if (data != slow_data) {
+      const auto a = nlohmann::json::parse(data, nullptr, false), b = nlohmann::json::parse(slow_data, nullptr, false);
+      if (a.is_discarded() || b.is_discarded() || a != b) finding("the in-place rewrite differs from the full parse");
+    }
+    out.append(flushed);
     if (data == e.data) {
       out.append(e.raw);
     } else {
@@ -81,7 +93,9 @@ void sse_stream(std::string_view input, std::size_t chunk) {
     }
   };
   for (std::size_t pos = 0; pos < input.size(); pos += chunk) parser.feed(input.substr(pos, chunk), on_event);
-  out.append(rw.flush_sse());  // the end of the stream
+  const std::string tail = rw.flush_sse();  // the end of the stream
+  if (tail != slow.flush_sse()) finding("the in-place rewrite flushed another tail than the full parse");
+  out.append(tail);
 
   // What the client receives must parse, event by event.
   sse_parser client(false, std::size_t{64} << 20);

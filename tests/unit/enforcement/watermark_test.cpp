@@ -182,5 +182,68 @@ TEST(Detector, PoissonBinomialTail) {
   EXPECT_DOUBLE_EQ(tail[2], 0.25);
 }
 
+
+TEST(Detector, WeightedTail) {
+  // Weights 2 and 4 (a pair and a group of four): S in {0, 2, 4, 6}.
+  auto tail = weighted_upper_tail({0.5, 0.25}, {2, 4});
+  ASSERT_EQ(tail.size(), 7u);
+  EXPECT_DOUBLE_EQ(tail[0], 1.0);
+  EXPECT_DOUBLE_EQ(tail[1], 1.0 - 0.375);
+  EXPECT_DOUBLE_EQ(tail[3], 0.25);
+  EXPECT_DOUBLE_EQ(tail[5], 0.125);
+  EXPECT_DOUBLE_EQ(tail[6], 0.125);
+  EXPECT_EQ(match_weight(2), 2u);
+  EXPECT_EQ(match_weight(3), 3u);
+  EXPECT_EQ(match_weight(4), 4u);
+}
+
+// The in-place rewrite of chat.completion.chunk events gives, event by event,
+// the same JSON value as the full parse, and the same flushed events, on
+// streams with escapes, \u escapes (surrogate pairs too), raw UTF-8, odd
+// spacing, two choices, a finishing chunk, usage and duplicate keys.
+TEST(Rewriter, InPlaceChunkEqualsFullParse) {
+  const std::vector<std::string> words = {
+      "It ", "is ", "important ", "to ", "show ", "a ", "quick ", "example ", "\\\"quoted\\\" ",
+      "large\\n", "tab\\t", "caf\\u00e9 ", "emoji \\ud83d\\ude00 ", "r\u00e9sum\u00e9 ", "essential ",
+      "\\/slash ", "big ", "often ", "however, ", "ideas ", "\\u0001ctl ", "and ", "methods."};
+  std::vector<std::string> events;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string idx = std::to_string(i % 3 == 2 ? 1 : 0);
+    if (i % 5 == 1)
+      events.push_back("{ \"id\" : \"c\", \"choices\" : [ { \"delta\" : { \"content\" : \"" + words[i] +
+                       "\" } , \"index\" : " + idx + " , \"finish_reason\" : null } ] }");
+    else
+      events.push_back(R"({"id":"c","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":)" +
+                       idx + R"(,"delta":{"role":"assistant","content":")" + words[i] +
+                       R"("},"logprobs":null,"finish_reason":null}]})");
+  }
+  events.push_back(R"({"id":"c","choices":[{"index":0,"delta":{"content":"x","content":"y"},"finish_reason":null}]})");
+  events.push_back(R"({"id":"c","choices":[{"index":0,"delta":{"content":" significant"},"finish_reason":null},{"index":1,"delta":{"content":" big"}}]})");
+  events.push_back(R"({"id":"c","choices":[{"index":0,"delta":{"content":" done"},"finish_reason":"stop"}]})");
+  events.push_back(R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1.5e1}})");
+  events.push_back("[DONE]");
+  for (const auto& e : events) ASSERT_TRUE(e == "[DONE]" || nlohmann::json::accept(e)) << e;
+
+  watermark_rewriter fast(synonym_table::builtin(), key), full(synonym_table::builtin(), key);
+  full.set_fast_path(false);
+  std::string fast_text, full_text;
+  for (const auto& e : events) {
+    const std::string a = fast.rewrite_sse_data(e), b = full.rewrite_sse_data(e);
+    const std::string fa = fast.flush_sse(), fb = full.flush_sse();
+    EXPECT_EQ(fa, fb);
+    if (e == "[DONE]") {
+      EXPECT_EQ(a, b);
+      continue;
+    }
+    ASSERT_TRUE(nlohmann::json::accept(a)) << a;
+    EXPECT_EQ(nlohmann::json::parse(a), nlohmann::json::parse(b)) << e;
+    fast_text += a;
+  }
+  EXPECT_EQ(fast.flush_sse(), full.flush_sse());
+  EXPECT_GT(fast.counts().changed, 0u);
+  EXPECT_EQ(fast.counts().changed, full.counts().changed);
+  EXPECT_EQ(fast.counts().eligible, full.counts().eligible);
+}
+
 }  // namespace
 }  // namespace dg::enforcement
