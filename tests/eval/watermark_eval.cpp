@@ -10,7 +10,9 @@
 // corrected p-value of the right client and whether it ranked first; the
 // smallest corrected p-value on unmarked text (nobody should be named); and
 // the same after --edit of the words are replaced or deleted, from
-// --attack-words words.
+// --attack-words words; and, on human-written text (the `text` fields of
+// shared/datasets/questions.jsonl and roleplay_prompts.jsonl, in pieces of
+// --human-words words), how many pieces name a client (none should).
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -28,14 +30,14 @@ using namespace dg::enforcement;
 
 namespace {
 
-std::vector<std::string> load_outputs(const std::string& path) {
+std::vector<std::string> load_outputs(const std::string& path, const char* field = "output") {
   std::vector<std::string> out;
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("output") && j["output"].is_string()) {
-      std::string s = j["output"].get<std::string>();
+    if (j.is_object() && j.contains(field) && j[field].is_string()) {
+      std::string s = j[field].get<std::string>();
       if (s.size() > 40) out.push_back(std::move(s));
     }
   }
@@ -85,7 +87,7 @@ std::string edit(const std::string& text, double rate, std::mt19937_64& rng,
 
 int main(int argc, char** argv) {
   std::string data = DG_DATASETS_DIR "/alpaca_5000.jsonl";
-  std::size_t clients = 10000, trials = 20, words = 600, attack_words = 1500;
+  std::size_t clients = 10000, trials = 20, words = 600, attack_words = 1500, human_words = 3000;
   double edit_rate = 0.2;
   std::uint64_t seed = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
     else if (k == "--attack-words") attack_words = std::stoul(v);
     else if (k == "--edit") edit_rate = std::stod(v);
     else if (k == "--seed") seed = std::stoull(v);
+    else if (k == "--human-words") human_words = std::stoul(v);
   }
   const auto outputs = load_outputs(data);
   if (outputs.empty()) {
@@ -178,6 +181,27 @@ int main(int argc, char** argv) {
   r["attacked"] = {{"words", attack_words}, {"edit_rate", edit_rate}, {"found_p_below_1e-6", attack_found},
                    {"median_p_corrected", median(p_attack)}, {"worst_p_corrected", worst(p_attack)},
                    {"median_positions", median(pos_attack)}};
+  // Human text: pieces of human_words words, each tested against every client.
+  std::size_t human_pieces = 0, human_named = 0;
+  double human_min_p = 1.0;
+  for (const char* file : {"/questions.jsonl", "/roleplay_prompts.jsonl"}) {
+    const auto texts = load_outputs(std::string(DG_DATASETS_DIR) + file, "text");
+    std::string piece;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < texts.size() && human_pieces < trials * 2; ++i) {
+      piece += texts[i] + "\n\n";
+      n += count_words(texts[i]);
+      if (n < human_words) continue;
+      auto hrep = detector.detect(piece, ids, 1e-6, 1);
+      ++human_pieces;
+      if (hrep.found) ++human_named;
+      human_min_p = std::min(human_min_p, hrep.top[0].p_corrected);
+      piece.clear();
+      n = 0;
+    }
+  }
+  r["human"] = {{"words", human_words}, {"pieces", human_pieces}, {"named", human_named},
+                {"min_p_corrected", human_min_p}};
   std::cout << r.dump(2) << "\n";
   return 0;
 }
