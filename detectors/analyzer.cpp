@@ -11,6 +11,12 @@
 namespace dg::detectors {
 namespace {
 constexpr std::size_t batch = 256;  // events folded per hold of the snapshot lock
+// An idle analyzer looks at its queue every idle_poll on its own; the request
+// path wakes it early only once wake_at events wait. Waking it for every event
+// cost each request a futex call and a context switch on a busy machine, and
+// analysis a few milliseconds later is as good.
+constexpr std::size_t wake_at = 32;
+constexpr auto idle_poll = std::chrono::milliseconds(5);
 }
 
 analyzer::analyzer(const detector_options& options, enforcement::policy* policy, prometheus::Registry* registry,
@@ -67,7 +73,7 @@ bool analyzer::submit(raw_event&& e) noexcept {
     return false;
   }
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  if (sleeping_.load(std::memory_order_acquire)) wake_.notify_one();
+  if (queue_.size() >= wake_at && sleeping_.load(std::memory_order_acquire)) wake_.notify_one();
   return true;
 }
 
@@ -98,7 +104,7 @@ void analyzer::run() {
       sleeping_.store(true, std::memory_order_release);
       drained_.notify_all();
       // A push between try_pop and here only wakes us at the timeout: bounded latency, no lost event.
-      if (queue_.size() == 0 && !stopping_.load()) wake_.wait_for(lk, std::chrono::milliseconds(5));
+      if (queue_.size() == 0 && !stopping_.load()) wake_.wait_for(lk, idle_poll);
       sleeping_.store(false, std::memory_order_relaxed);
       continue;
     }

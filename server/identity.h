@@ -44,6 +44,11 @@ class identity_resolver {
   bool trusted(const boost::asio::ip::address& a) const;
 
  private:
+  std::string derive_id(credential_kind kind, std::string_view credential) const;
+
+  // Tells the per-thread id caches of two resolvers apart (a new resolver may
+  // have another secret, and may reuse an old one's address).
+  std::uint64_t instance_;
   std::string secret_;
   std::string header_;
   std::vector<cidr> trusted_;

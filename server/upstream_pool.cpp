@@ -14,6 +14,11 @@ using boost::system::error_code;
 
 upstream_connection::upstream_connection(asio::io_context& ioc, ssl::context* tls) : plain_(ioc) {
   if (tls != nullptr) tls_.emplace(ioc, *tls);
+  // Beast reads as much as the buffer has room for, and an empty flat_buffer
+  // has room for 512 bytes: a 2 KB answer took four reads and four writes to
+  // the client. 8 KiB (as the relay buffer) takes a typical answer, or a burst
+  // of SSE events, at once, and keeps an idle stream small.
+  buffer.reserve(read_buffer_bytes);
 }
 
 void upstream_connection::close() {

@@ -53,6 +53,7 @@ class upstream_connection {
   // peer: no EOF and no unexpected bytes waiting (non-blocking peek).
   bool looks_alive();
 
+  static constexpr std::size_t read_buffer_bytes = 8192;
   boost::beast::flat_buffer buffer;
   std::uint64_t requests = 0;  // requests sent on it so far
   std::chrono::steady_clock::time_point idle_since{};

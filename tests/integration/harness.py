@@ -191,28 +191,44 @@ class Gateway:
 
 
 class MockUpstream:
-    """`distillguard mock-upstream --listen 127.0.0.1:PORT`."""
+    """`distillguard mock-upstream --listen 127.0.0.1:0`: the OS picks the port
+    (no race with another test taking a port found free a moment earlier) and
+    .port/.url are read from its "listening" log line once started."""
 
     def __init__(self, extra_args=None):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.port = None
+        self.url = None
         self.extra = extra_args or []
         self.proc = None
 
     def start(self, timeout=20):
         self.proc = subprocess.Popen(
-            [dg_bin(), "mock-upstream", "--listen", "127.0.0.1:%d" % self.port] + self.extra,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("mock-upstream exited %s" % self.proc.returncode)
-                time.sleep(0.05)
-        raise RuntimeError("mock-upstream did not start")
+            [dg_bin(), "mock-upstream", "--listen", "127.0.0.1:0"] + self.extra,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        found = threading.Event()
+        lines = []
+
+        def read():
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace")
+                if not found.is_set():
+                    lines.append(line)
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if not found.is_set() and obj.get("msg") == "listening":
+                    self.port = int(obj["mock_upstream"].rsplit(":", 1)[1])
+                    self.url = "http://127.0.0.1:%d" % self.port
+                    found.set()
+            # Keeps draining stderr until the mock exits, so it never blocks on a full pipe.
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(timeout):
+            self.proc.kill()
+            raise RuntimeError("mock-upstream did not start (exit %s):\n%s"
+                               % (self.proc.poll(), "".join(lines)))
+        return self
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

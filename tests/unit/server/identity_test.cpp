@@ -80,6 +80,28 @@ TEST(identity, forwarded_for_only_from_trusted_proxies) {
             "10.0.0.1");
 }
 
+// Ids are cached per thread; the cache must never answer for another secret,
+// another kind of credential, or stop answering right after it fills.
+TEST(identity, cached_ids_stay_exact) {
+  const identity_resolver a("secret-a", "", {});
+  const identity_resolver b("secret-b", "", {});
+  const auto expect = [](std::string_view secret, std::string_view data) {
+    return to_hex(hmac_sha256(secret, data), 16);
+  };
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(a.client_id(credential_kind::bearer, "sk-1"), expect("secret-a", "bearer:sk-1"));
+    EXPECT_EQ(b.client_id(credential_kind::bearer, "sk-1"), expect("secret-b", "bearer:sk-1"));
+    EXPECT_EQ(a.client_id(credential_kind::api_key, "sk-1"), expect("secret-a", "bearer:sk-1"));
+    EXPECT_EQ(a.client_id(credential_kind::header, "sk-1"), expect("secret-a", "header:sk-1"));
+    EXPECT_EQ(a.client_id(credential_kind::address, "sk-1"), expect("secret-a", "address:sk-1"));
+  }
+  for (int i = 0; i < 10000; ++i) {
+    const std::string key = "sk-" + std::to_string(i);
+    ASSERT_EQ(a.client_id(credential_kind::bearer, key), expect("secret-a", "bearer:" + key));
+  }
+  EXPECT_EQ(a.client_id(credential_kind::bearer, "sk-1"), expect("secret-a", "bearer:sk-1"));
+}
+
 TEST(identity, hints_never_reveal_short_keys) {
   EXPECT_EQ(credential_hint("short"), "***");
   EXPECT_EQ(credential_hint("abcdefghijklmnopqrstuvwxyz"), "...wxyz");
