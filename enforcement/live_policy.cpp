@@ -116,51 +116,65 @@ struct live_policy::metrics {
 live_policy::live_policy(const policy_options& options, policy& verdicts,
                          std::shared_ptr<const synonym_table> table, std::string watermark_secret,
                          std::uint32_t watermark_key_id, prometheus::Registry* registry)
-    : options_(options),
+    : config_(std::make_shared<const config>(options, table ? std::move(table) : synonym_table::builtin(),
+                                             std::move(watermark_secret), watermark_key_id)),
       verdicts_(verdicts),
       limiter_(options.rate_limits),
-      shaper_(options.shape),
-      table_(table ? std::move(table) : synonym_table::builtin()),
-      watermark_secret_(std::move(watermark_secret)),
-      watermark_key_id_(watermark_key_id),
       metrics_(registry ? std::make_unique<metrics>(*registry) : nullptr) {}
 
 live_policy::~live_policy() = default;
 
-bucket_limits live_policy::limits_for(const verdict_view& v, bool throttled) const {
-  bucket_limits out = options_.rate_limits.base;
+void live_policy::reconfigure(const policy_options& options, std::shared_ptr<const synonym_table> table,
+                              std::string watermark_secret, std::uint32_t watermark_key_id) {
+  auto next = std::make_shared<const config>(options, table ? std::move(table) : synonym_table::builtin(),
+                                             std::move(watermark_secret), watermark_key_id);
+  limiter_.reconfigure(options.rate_limits);
+  config_.store(std::move(next), std::memory_order_release);
+}
+
+std::shared_ptr<const live_policy::config> live_policy::config_of(const admission& a) const {
+  if (a.pinned) return std::static_pointer_cast<const config>(a.pinned);
+  return config_.load(std::memory_order_acquire);
+}
+
+bucket_limits live_policy::limits_for(const config& c, const verdict_view& v, bool throttled) {
+  const policy_options& o = c.options;
+  bucket_limits out = o.rate_limits.base;
   if (!throttled) return out;
   // Shrink linearly from the throttled limits at the threshold to min_scale of them at risk 1.
-  const double t = options_.throttle_threshold;
+  const double t = o.throttle_threshold;
   const double f = t < 1 ? std::clamp((v.risk - t) / (1 - t), 0.0, 1.0) : 1.0;
-  const double scale = 1.0 - (1.0 - options_.rate_limits.min_scale) * f;
+  const double scale = 1.0 - (1.0 - o.rate_limits.min_scale) * f;
   auto tighter = [](double base, double thr) {
     if (thr <= 0) return base;
     if (base <= 0) return thr;
     return std::min(base, thr);
   };
   out.requests_per_minute = tighter(out.requests_per_minute,
-                                    options_.rate_limits.throttled.requests_per_minute * scale);
+                                    o.rate_limits.throttled.requests_per_minute * scale);
   out.tokens_per_minute = tighter(out.tokens_per_minute,
-                                  options_.rate_limits.throttled.tokens_per_minute * scale);
+                                  o.rate_limits.throttled.tokens_per_minute * scale);
   return out;
 }
 
 admission live_policy::admit(std::string_view client_id, micros now, std::uint32_t estimated_tokens) {
   admission a;
+  std::shared_ptr<const config> cfg = config_.load(std::memory_order_acquire);
+  const config& c = *cfg;
+  const policy_options& opt = c.options;
   const verdict_view v = verdicts_.lookup(client_id, now);
   a.decided = v.decided;
 
   if (v.decided == verdict::block) {
-    if (enforced(options_.block_mode)) {
+    if (c.enforced(opt.block_mode)) {
       a.act = admission::action::refuse;
       a.applied = verdict::block;
-      a.status = options_.block.status;
+      a.status = opt.block.status;
       if (a.status == 429) {
-        a.body = openai_error(options_.block.message, "rate_limit_exceeded", {}, "client_blocked");
+        a.body = openai_error(opt.block.message, "rate_limit_exceeded", {}, "client_blocked");
         a.headers.emplace_back("x-should-retry", "false");
       } else {
-        a.body = openai_error(options_.block.message, "permission_error", {}, "client_blocked");
+        a.body = openai_error(opt.block.message, "permission_error", {}, "client_blocked");
       }
       if (metrics_) metrics_->blocked.Increment();
       return a;
@@ -169,12 +183,12 @@ admission live_policy::admit(std::string_view client_id, micros now, std::uint32
   }
 
   const bool throttle_decided = v.decided >= verdict::throttle;
-  const bool throttle_on = throttle_decided && enforced(options_.throttle_mode);
+  const bool throttle_on = throttle_decided && c.enforced(opt.throttle_mode);
   if (throttle_decided && !throttle_on && metrics_) metrics_->s_throttled.Increment();
   // Base limits count as throttling too: in shadow they are not enforced.
-  const bool limits_on = !options_.shadow() && options_.throttle_mode == "enforce";
+  const bool limits_on = !opt.shadow() && opt.throttle_mode == "enforce";
   if (limits_on) {
-    const bucket_limits lim = limits_for(v, throttle_on);
+    const bucket_limits lim = limits_for(c, v, throttle_on);
     const limit_state st = limiter_.acquire(client_id, lim, estimated_tokens, now);
     if (!st.allowed) {
       a.act = admission::action::refuse;
@@ -205,30 +219,31 @@ admission live_policy::admit(std::string_view client_id, micros now, std::uint32
     if (lim.tokens_per_minute > 0) a.reserved_tokens = estimated_tokens;
     if (throttle_on) {
       a.applied = verdict::throttle;
-      if (options_.rate_limits.tarpit_ms > 0) {
+      if (opt.rate_limits.tarpit_ms > 0) {
         a.act = admission::action::delay;
-        a.delay_ms = options_.rate_limits.tarpit_ms;
+        a.delay_ms = opt.rate_limits.tarpit_ms;
         if (metrics_) metrics_->throttled.Increment();
       }
     }
   }
 
   if (v.decided >= verdict::watermark) {
-    const bool shape_rules = shaper_.rules_for(v.decided) != nullptr;
-    if (enforced(options_.shape_mode) && shape_rules) {
+    const bool shape_rules = c.shaper.rules_for(v.decided) != nullptr;
+    if (c.enforced(opt.shape_mode) && shape_rules) {
       a.shape = true;
     } else if (shape_rules && metrics_) {
       metrics_->s_shaped.Increment();
     }
-    if (enforced(options_.watermark_mode)) {
+    if (c.enforced(opt.watermark_mode)) {
       a.watermark = true;
       a.applied = std::max(a.applied, verdict::watermark);
     } else if (metrics_) {
       metrics_->s_watermarked.Increment();
     }
   }
-  if (options_.watermark.everyone && enforced(options_.watermark_mode)) a.watermark = true;
-  if (shaper_.checks_everyone()) a.shape = true;
+  if (opt.watermark.everyone && c.enforced(opt.watermark_mode)) a.watermark = true;
+  if (c.shaper.checks_everyone()) a.shape = true;
+  a.pinned = std::move(cfg);
   return a;
 }
 
@@ -237,18 +252,20 @@ bool live_policy::shape(const admission& a, std::string& body) {
 }
 
 shape_outcome live_policy::shape_request(const admission& a, std::string& body) {
-  const shape_level* rules =
-      enforced(options_.shape_mode) ? shaper_.rules_for(a.decided) : nullptr;
-  shape_outcome out = shaper_.shape(body, rules, rules != nullptr);
+  const std::shared_ptr<const config> cfg = config_of(a);
+  const config& c = *cfg;
+  const shape_level* rules = c.enforced(c.options.shape_mode) ? c.shaper.rules_for(a.decided) : nullptr;
+  shape_outcome out = c.shaper.shape(body, rules, rules != nullptr);
   if (out.changed && rules && metrics_) metrics_->shaped.Increment();
   return out;
 }
 
 std::unique_ptr<response_rewriter> live_policy::watermark(const admission& a, std::string_view client_id) {
   if (!a.watermark) return nullptr;
+  const std::shared_ptr<const config> cfg = config_of(a);
   if (metrics_) metrics_->watermarked.Increment();
   return std::make_unique<watermark_rewriter>(
-      table_, derive_mark_key(watermark_secret_, client_id, watermark_key_id_));
+      cfg->table, derive_mark_key(cfg->watermark_secret, client_id, cfg->watermark_key_id));
 }
 
 void live_policy::settle(std::string_view client_id, const admission& a, std::uint32_t actual_tokens,

@@ -1,7 +1,11 @@
 // live_policy: the request_policy of the gateway: the policy's verdict table
 // (admit), the rate limiter (base limits, throttle), the shaper and the
-// watermark, configured once from policy_options (Envoy's FilterConfig:
-// immutable, shared; reload = build a new one). Shadow mode and the
+// watermark, configured from policy_options. The options, the shaper and the
+// watermark keys form one immutable snapshot (Envoy's FilterConfig) behind an
+// atomic shared_ptr: reconfigure() swaps in a new one (config reload), each
+// admission pins the snapshot it was decided under, and shape_request() and
+// watermark() use the pinned one, so a request never mixes two configs. The
+// rate limiter's buckets survive a reconfigure. Shadow mode and the
 // per-action switches live here: a decision that is not enforced is counted
 // in distillguard_shadow_decisions_total{action} and changes nothing.
 //
@@ -11,9 +15,12 @@
 //   distillguard_clients_by_verdict{verdict}   (refresh_gauges())
 //   distillguard_verdict_changes_total         (count_verdict_change(), from the audit sink)
 //
-// Thread safety: every request_policy method may run on any I/O thread at once.
+// Thread safety: every request_policy method may run on any I/O thread at once,
+// and reconfigure() on any thread concurrently with them (the request path
+// takes no lock for it: one atomic shared_ptr load per admission).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -59,6 +66,12 @@ class live_policy final : public request_policy {
               std::uint32_t watermark_key_id, prometheus::Registry* registry);
   ~live_policy() override;
 
+  // Config reload: a new snapshot of options, shaper and watermark key for the
+  // requests admitted from now on (the limiter keeps its buckets). The caller
+  // reconfigures `verdicts` (the policy) itself.
+  void reconfigure(const policy_options& options, std::shared_ptr<const synonym_table> table,
+                   std::string watermark_secret, std::uint32_t watermark_key_id);
+
   admission admit(std::string_view client_id, micros now, std::uint32_t estimated_tokens) override;
   bool shape(const admission& a, std::string& body) override;
   shape_outcome shape_request(const admission& a, std::string& body) override;
@@ -77,18 +90,28 @@ class live_policy final : public request_policy {
 
  private:
   struct metrics;
-  bool enforced(const std::string& action_mode) const {
-    return !options_.shadow() && action_mode == "enforce";
-  }
-  bucket_limits limits_for(const verdict_view& v, bool throttled) const;
+  // One immutable config snapshot.
+  struct config {
+    config(const policy_options& o, std::shared_ptr<const synonym_table> t, std::string secret,
+           std::uint32_t key_id)
+        : options(o), shaper(o.shape), table(std::move(t)), watermark_secret(std::move(secret)),
+          watermark_key_id(key_id) {}
+    bool enforced(const std::string& action_mode) const {
+      return !options.shadow() && action_mode == "enforce";
+    }
+    policy_options options;
+    request_shaper shaper;
+    std::shared_ptr<const synonym_table> table;
+    std::string watermark_secret;
+    std::uint32_t watermark_key_id;
+  };
+  // The snapshot an admission pinned, else the current one.
+  std::shared_ptr<const config> config_of(const admission& a) const;
+  static bucket_limits limits_for(const config& c, const verdict_view& v, bool throttled);
 
-  policy_options options_;
+  std::atomic<std::shared_ptr<const config>> config_;
   policy& verdicts_;
   rate_limiter limiter_;
-  request_shaper shaper_;
-  std::shared_ptr<const synonym_table> table_;
-  std::string watermark_secret_;
-  std::uint32_t watermark_key_id_;
   std::unique_ptr<metrics> metrics_;
 };
 

@@ -53,26 +53,39 @@ struct client_state {
 
 class policy::impl {
  public:
-  impl(const policy_options& o, key_hasher hasher) : opt_(o) {
-    auto add = [&](const std::vector<std::string>& ids, const std::vector<std::string>& keys,
-                   std::unordered_set<std::string, string_hash, std::equal_to<>>& out,
-                   const char* what) {
-      for (const auto& id : ids) out.insert(id);
-      if (!keys.empty() && !hasher) {
-        log::warn("policy: key list ignored, no identity function", {{"list", what}});
-        return;
-      }
-      for (const auto& k : keys)
-        for (auto& id : hasher(k)) out.insert(std::move(id));
-    };
-    add(o.allow_clients, o.allow_keys, allow_, "allow");
-    add(o.deny_clients, o.deny_keys, deny_, "deny");
+  using id_set = std::unordered_set<std::string, string_hash, std::equal_to<>>;
+
+  impl(const policy_options& o, key_hasher hasher) : opt_(o), hasher_(std::move(hasher)) {
+    build_lists(o, allow_, deny_);
     // The deny list wins over the allow list for a client on both.
     for (const auto& id : allow_) {
       if (deny_.count(id)) continue;
       publish_listed(id, verdict::allow);
     }
     for (const auto& id : deny_) publish_listed(id, verdict::block);
+  }
+
+  // The client ids of the allow and deny lists: ids as given, raw keys hashed.
+  void build_lists(const policy_options& o, id_set& allow, id_set& deny) const {
+    auto add = [&](const std::vector<std::string>& ids, const std::vector<std::string>& keys,
+                   id_set& out, const char* what) {
+      for (const auto& id : ids) out.insert(id);
+      if (!keys.empty() && !hasher_) {
+        log::warn("policy: key list ignored, no identity function", {{"list", what}});
+        return;
+      }
+      for (const auto& k : keys)
+        for (auto& id : hasher_(k)) out.insert(std::move(id));
+    };
+    add(o.allow_clients, o.allow_keys, allow, "allow");
+    add(o.deny_clients, o.deny_keys, deny, "deny");
+  }
+
+  static std::optional<verdict> list_verdict_in(const id_set& allow, const id_set& deny,
+                                                std::string_view id) {
+    if (deny.count(id)) return verdict::block;
+    if (allow.count(id)) return verdict::allow;
+    return std::nullopt;
   }
 
   double threshold(verdict v) const {
@@ -197,9 +210,10 @@ class policy::impl {
   }
 
   policy_options opt_;
+  key_hasher hasher_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, client_state, string_hash, std::equal_to<>> clients_;
-  std::unordered_set<std::string, string_hash, std::equal_to<>> allow_, deny_;
+  id_set allow_, deny_;
   verdict_table table_;
   audit_sink audit_;
   override_sink override_sink_;
@@ -337,6 +351,92 @@ void policy::restore(const pb::ClientRecord& r) {
   m.settle(r.client_id(), s, now, "restore", risk, {}, {}, {});
 }
 
+void policy::reconfigure(const policy_options& options, micros now, key_hasher hasher) {
+  std::lock_guard lock(impl_->mu_);
+  auto& m = *impl_;
+  if (hasher) m.hasher_ = std::move(hasher);
+  impl::id_set allow, deny;
+  m.build_lists(options, allow, deny);
+
+  // Listed clients without state (never scored): their entry follows their
+  // list. Collected before the swap, applied after, each by one table write
+  // (put over the old entry, never erase-then-put), so a reader never sees a
+  // client that stays listed as unlisted.
+  struct list_change {
+    std::string id;
+    std::optional<verdict> from, to;
+  };
+  std::vector<list_change> changes;
+  auto collect = [&](const impl::id_set& ids) {
+    for (const auto& id : ids) {
+      if (m.clients_.count(id)) continue;
+      auto from = impl::list_verdict_in(m.allow_, m.deny_, id);
+      auto to = impl::list_verdict_in(allow, deny, id);
+      if (from == to) continue;
+      if (std::any_of(changes.begin(), changes.end(), [&](const list_change& c) { return c.id == id; }))
+        continue;
+      changes.push_back({id, from, to});
+    }
+  };
+  collect(m.allow_);
+  collect(m.deny_);
+  collect(allow);
+  collect(deny);
+
+  m.opt_ = options;
+  m.allow_.swap(allow);
+  m.deny_.swap(deny);
+
+  for (const auto& c : changes) {
+    if (c.to) {
+      table_entry e;
+      e.base = *c.to;
+      e.listed = true;
+      m.table_.put(c.id, e);
+    } else {
+      m.table_.erase(c.id);
+    }
+    if (c.from) m.counts_[static_cast<int>(*c.from)].fetch_sub(1, std::memory_order_relaxed);
+    if (c.to) m.counts_[static_cast<int>(*c.to)].fetch_add(1, std::memory_order_relaxed);
+    const verdict from = c.from.value_or(verdict::allow);
+    const verdict to = c.to.value_or(verdict::allow);
+    if (from == to || !m.audit_) continue;
+    pb::AuditEntry a;
+    a.set_ts_micros(now);
+    a.set_client_id(c.id);
+    a.set_from(to_pb(from));
+    a.set_to(to_pb(to));
+    a.set_source(c.to ? (*c.to == verdict::block ? "deny_list" : "allow_list") : "policy");
+    a.add_reasons(c.to ? std::string("config reloaded: on the ") +
+                             (*c.to == verdict::block ? "deny" : "allow") + " list"
+                       : std::string("config reloaded: no longer on the ") +
+                             (*c.from == verdict::block ? "deny" : "allow") + " list");
+    m.audit_(a);
+  }
+
+  // Tracked clients: the new thresholds and lists apply at once.
+  std::vector<std::string> ids;
+  ids.reserve(m.clients_.size());
+  for (const auto& [id, s] : m.clients_) ids.push_back(id);
+  for (const auto& id : ids) {
+    auto it = m.clients_.find(id);
+    if (it == m.clients_.end()) continue;
+    client_state& s = it->second;
+    const verdict before = s.by_risk;
+    s.by_risk = m.next_by_risk(s.by_risk, s.risk, s.since, now);
+    std::vector<std::string> extra;
+    if (s.by_risk != before) {
+      s.since = now;
+      extra.push_back("config reloaded: risk " + fmt(s.risk) + " against the " +
+                      std::string(to_string(s.by_risk > before ? s.by_risk : before)) +
+                      " threshold " + fmt(m.threshold(s.by_risk > before ? s.by_risk : before)));
+    } else {
+      extra.push_back("config reloaded");
+    }
+    m.settle(id, s, now, "reconfigure", s.risk, {}, {}, std::move(extra));
+  }
+}
+
 void policy::set_audit_sink(audit_sink sink) {
   std::lock_guard lock(impl_->mu_);
   impl_->audit_ = std::move(sink);
@@ -393,6 +493,9 @@ std::vector<std::uint64_t> policy::counts() const {
   return out;
 }
 
-const policy_options& policy::options() const { return impl_->opt_; }
+policy_options policy::options() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->opt_;
+}
 
 }  // namespace dg::enforcement

@@ -110,6 +110,15 @@ class policy {
   bool clear_override(std::string_view client_id, micros now, std::string_view reason = {});
   // Restores a client's verdict, risk and override after a restart (from save()).
   void restore(const pb::ClientRecord& record);
+  // Config reload: new thresholds, hysteresis, hold, decay and lists, keeping
+  // every client's risk, history and override. The allow and deny lists are
+  // rebuilt (raw keys hashed again with the hasher given here, or the one
+  // given at construction when empty); every tracked or listed client is
+  // re-evaluated at once: a new threshold below a client's risk raises its
+  // verdict now, a higher one lets it fall only by the usual hysteresis and
+  // hold. Each change of the verdict in force is audited with the reason
+  // "config reloaded". Readers never see a listed client unlisted midway.
+  void reconfigure(const policy_options& options, micros now, key_hasher hasher = {});
 
   void set_audit_sink(audit_sink sink);
   void set_override_sink(override_sink sink);
@@ -123,7 +132,8 @@ class policy {
   std::vector<override_entry> overrides() const;
   // Clients per verdict in force (index = verdict), for the gauge.
   std::vector<std::uint64_t> counts() const;
-  const policy_options& options() const;
+  // A copy: reconfigure() may replace the options at any time.
+  policy_options options() const;
 
   class impl;
 

@@ -11,6 +11,15 @@ rate_limiter::rate_limiter(const rate_limit_options& options)
 
 rate_limiter::~rate_limiter() = default;
 
+void rate_limiter::reconfigure(const rate_limit_options& options) {
+  // Every reader of opt_ and per_shard_cap_ holds its shard's mutex, so holding
+  // them all makes the change atomic. Taken in index order; no other path takes two.
+  std::array<std::unique_lock<std::mutex>, shard_count> locks;
+  for (std::size_t i = 0; i < shard_count; ++i) locks[i] = std::unique_lock(shards_[i].mu);
+  opt_ = options;
+  per_shard_cap_ = std::max<std::size_t>(16, options.max_clients / shard_count);
+}
+
 void rate_limiter::configure(bucket& b, double per_minute) const {
   // Capacity: burst_seconds of the rate, at least one unit so a slow limit still admits.
   const double cap = per_minute <= 0 ? 0 : std::max(1.0, per_minute * opt_.burst_seconds / 60.0);

@@ -54,6 +54,10 @@ class rate_limiter {
 
   std::size_t clients() const;
 
+  // Config reload: new burst_seconds and max_clients, keeping every bucket
+  // (a smaller burst caps the levels at the next acquire).
+  void reconfigure(const rate_limit_options& options);
+
  private:
   struct bucket {
     double level = 0;     // tokens (or requests) available; negative = debt

@@ -29,6 +29,10 @@ struct admission {
   bool shape = false;                // phase 4 applies to this request
   bool watermark = false;            // phase 6 watermarks the response
   std::uint32_t reserved_tokens = 0; // settled in phase 7
+  // The policy's config snapshot this request was admitted under: shaping and
+  // the watermark of the same request use it, so a config reload in between
+  // does not change a request midway. Opaque to the server.
+  std::shared_ptr<const void> pinned;
 };
 
 // Rewrites the text of one response for the watermark: JSON bodies whole, and
