@@ -659,4 +659,24 @@ std::uint64_t engine::events_observed() const { return impl_->events_; }
 std::size_t engine::state_bytes() const { return impl_->state_bytes(); }
 const detector_options& engine::options() const { return impl_->o_; }
 
+void engine::reconfigure(const detector_options& options) {
+  impl& m = *impl_;
+  detector_options next = options;
+  next.seed = m.o_.seed;  // the features of every stored state depend on it
+  const double linking_weight = next.linking.weight;
+  next.linking = m.o_.linking;  // the linker keeps the options it was built with ...
+  next.linking.weight = linking_weight;  // ... except the weight, which only scoring reads
+  m.scorer_ = scorer(next);
+  m.volume_ = volume_detector(next.volume);
+  m.cadence_ = cadence_detector(next.cadence);
+  m.coverage_ = coverage_detector(next.coverage);
+  m.templates_ = templates_detector(next.templates);
+  m.prada_ = prada_detector(next.prada);
+  m.mmd_ = mmd_detector(next.mmd);
+  m.reasoning_ = reasoning_detector(next.reasoning);
+  m.conversation_ = conversation_detector(next.conversation);
+  m.extraction_ = extraction_detector(next.extraction);
+  m.o_ = std::move(next);
+}
+
 }  // namespace dg::detectors

@@ -132,6 +132,12 @@ class engine {
   // the benchmark reports.
   std::size_t state_bytes() const;
   const detector_options& options() const;
+  // Config reload: new weights, enabled switches, detector thresholds, scoring
+  // and max_clients, keeping every client's and cluster's state; they apply
+  // from the next event and rescoring. The feature seed and the account
+  // linker's options (except linking.weight) stay as constructed: the server
+  // refuses a reload that changes them (they need a restart).
+  void reconfigure(const detector_options& options);
 
   class impl;
 
