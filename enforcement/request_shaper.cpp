@@ -74,6 +74,18 @@ shape_outcome request_shaper::shape(std::string& body, const shape_level* rules,
     if (refuse_invalid) return refuse("The request body nests too deeply.", {}, "invalid_json");
     return out;
   }
+  // Without rules for this client only the logit_bias-with-logprobs refusal can
+  // apply, and it needs a logit_bias key: a body that cannot spell one (no
+  // such text and no \u escape) is settled without building a JSON document,
+  // which cost every request of everyone several microseconds.
+  if (rules == nullptr && body.find("logit_bias") == std::string::npos &&
+      body.find("\\u") == std::string::npos) {
+    const auto first = body.find_first_not_of(" \t\r\n");
+    if (refuse_invalid && (first == std::string::npos || body[first] != '{' || !json::accept(body))) {
+      return refuse("We could not parse the JSON body of your request.", {}, "invalid_json");
+    }
+    return out;
+  }
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     if (refuse_invalid)

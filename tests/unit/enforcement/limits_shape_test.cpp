@@ -77,6 +77,31 @@ TEST(Shaper, RefusesLogitBiasWithLogprobs) {
   EXPECT_TRUE(e["error"].contains("param"));
 }
 
+// Bodies without a logit_bias key skip the JSON parse; one that spells the key
+// with an escape must not slip through, and the strict mode still validates.
+TEST(Shaper, QuickPathMissesNothing) {
+  shape_options o;
+  o.refuse_logit_bias_with_logprobs = true;
+  request_shaper sh(o);
+  std::string escaped = R"({"prompt":"x","logprobs":5,"logit\u005fbias":{"50256":-100}})";
+  EXPECT_TRUE(sh.shape(escaped, nullptr, false).refuse);
+  std::string plain = R"({"prompt":"x","logprobs":5,"max_tokens":3})";
+  const std::string before = plain;
+  const auto out = sh.shape(plain, nullptr, false);
+  EXPECT_FALSE(out.refuse);
+  EXPECT_FALSE(out.changed);
+  EXPECT_EQ(plain, before);
+
+  o.invalid_json = "refuse";
+  request_shaper strict(o);
+  for (std::string bad : {std::string("{\"a\":1"), std::string("[1,2]"), std::string("  "),
+                          std::string("{\"a\":1} trailing")}) {
+    EXPECT_TRUE(strict.shape(bad, nullptr, false).refuse) << bad;
+  }
+  std::string good = " {\"a\":[1,{\"b\":null}]}";
+  EXPECT_FALSE(strict.shape(good, nullptr, false).refuse);
+}
+
 TEST(Shaper, AnyBytesAreSafe) {
   shape_options o;
   request_shaper sh(o);
