@@ -51,12 +51,12 @@ gateway::gateway(gateway_config cfg, const clock_source& clock)
       signals_(control_, SIGINT, SIGTERM, SIGHUP),
       retry_timer_(control_),
       drain_timer_(control_) {
-  std::string secret;
-  const status s = load_or_create_secret(secret_path(cfg_), secret);
+  const status s = load_or_create_secret(secret_path(cfg_), secret_);
   if (!s) throw std::runtime_error("identity secret: " + s.to_string());
-  identity_ = std::make_unique<identity_resolver>(std::move(secret), cfg_.identity.header,
-                                                  cfg_.identity.trusted);
-  ctx_ = std::make_unique<proxy_context>(cfg_, *identity_, metrics_, clock_);
+  ctx_ = std::make_unique<proxy_context>(
+      std::make_shared<const live_config>(
+          cfg_, identity_resolver(secret_, cfg_.identity.header, cfg_.identity.trusted)),
+      metrics_, clock_);
   if (cfg_.tls.enabled()) {
     client_tls_ = make_server_tls_context(cfg_.tls);
     ctx_->client_tls = true;
@@ -86,7 +86,7 @@ void gateway::bind_proxy() {
 
 int gateway::run() {
   log::level lvl = log::level::info;
-  log::parse_level(cfg_.log.level, lvl);
+  log::parse_level(ctx_->snapshot()->cfg.log.level, lvl);
   log::set_level(lvl);
 
   unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads) : std::thread::hardware_concurrency();
@@ -103,7 +103,7 @@ int gateway::run() {
   ctx_->on_session_closed = [this] {
     asio::post(control_, [this] {
       if (accept_paused_ && !shutting_down_ &&
-          ctx_->sessions.load() < cfg_.limits.max_connections) {
+          ctx_->sessions.load() < ctx_->snapshot()->cfg.limits.max_connections) {
         accept_paused_ = false;
         do_accept();
       }
@@ -148,7 +148,7 @@ void gateway::stop() {
 
 void gateway::do_accept() {
   if (shutting_down_) return;
-  if (ctx_->sessions.load() >= cfg_.limits.max_connections) {
+  if (ctx_->sessions.load() >= ctx_->snapshot()->cfg.limits.max_connections) {
     accept_paused_ = true;  // resumed when a session closes
     return;
   }
@@ -173,17 +173,40 @@ void gateway::do_accept() {
   });
 }
 
-// SIGTERM and SIGINT drain and stop. SIGHUP would kill a process that does not
-// handle it; live reload is not built yet, so it is logged and ignored.
+// SIGTERM and SIGINT drain and stop; SIGHUP reloads the config (the handler
+// logs the outcome; a process without one logs and ignores it, as SIGHUP's
+// default action would kill it).
 void gateway::wait_signal() {
   signals_.async_wait([this](error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      log::warn("SIGHUP: live reload is not implemented yet; restart to apply a new config");
+      if (on_reload_) {
+        log::info("SIGHUP: reloading the config");
+        on_reload_();
+      } else {
+        log::warn("SIGHUP: nothing to reload (no reload handler); the running config stays");
+      }
       return wait_signal();
     }
-    log::info("signal received, draining", {{"signal", sig}, {"drain_ms", cfg_.shutdown.drain_ms}});
+    log::info("signal received, draining",
+              {{"signal", sig}, {"drain_ms", ctx_->snapshot()->cfg.shutdown.drain_ms}});
     begin_shutdown();
+  });
+}
+
+void gateway::apply_config(const gateway_config& next) {
+  log::level lvl = log::level::info;
+  if (log::parse_level(next.log.level, lvl)) log::set_level(lvl);
+  ctx_->live.store(std::make_shared<const live_config>(
+                       next, identity_resolver(secret_, next.identity.header, next.identity.trusted)),
+                   std::memory_order_release);
+  // A higher max_connections may let a paused listener accept again.
+  asio::post(control_, [this] {
+    if (accept_paused_ && !shutting_down_ &&
+        ctx_->sessions.load() < ctx_->snapshot()->cfg.limits.max_connections) {
+      accept_paused_ = false;
+      do_accept();
+    }
   });
 }
 
@@ -204,7 +227,8 @@ void gateway::begin_shutdown() {
       w.pool->close_idle();
     });
   }
-  drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown.drain_ms);
+  drain_deadline_ = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(ctx_->snapshot()->cfg.shutdown.drain_ms);
   poll_drain();
 }
 

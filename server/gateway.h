@@ -5,12 +5,22 @@
 // up to shutdown.drain_ms, and returns 0.
 //
 // Wiring before run(): set_policy / set_event_sink (optional; null = no
-// enforcement / no recording), admin().route(...), ready().add(...).
-// Thread safety: configure from one thread before run(); stop() may be called
-// from any thread.
+// enforcement / no recording), admin().route(...), ready().add(...),
+// set_reload_handler (what SIGHUP does).
+//
+// Config reload: apply_config() swaps in the request path's new config
+// snapshot (limits, upstream timeouts, identity header and trusted proxies,
+// access log, drain time) and the log level; requests already under way keep
+// the snapshot they started with. config() stays the config of the start: the
+// listeners, threads, TLS and upstream pool are built from it and a reload
+// never changes them (the caller refuses a reload that would).
+//
+// Thread safety: configure from one thread before run(); stop() and
+// apply_config() may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,17 +48,24 @@ class gateway {
   gateway(gateway_config cfg, const clock_source& clock);
   ~gateway();
 
+  // The config the gateway started with (listeners, threads, TLS, pool).
   const gateway_config& config() const { return cfg_; }
+  // The config in force now (after any reload) with its identity resolver.
+  std::shared_ptr<const live_config> live() const { return ctx_->snapshot(); }
   prometheus::Registry& registry() { return *registry_; }
   const std::shared_ptr<prometheus::Registry>& registry_ptr() { return registry_; }
   readiness& ready() { return ready_; }
   admin_server& admin() { return admin_; }
-  const identity_resolver& identity() const { return *identity_; }
   gateway_metrics& metrics() { return metrics_; }
 
   void set_policy(enforcement::request_policy* p) { ctx_->policy = p; }
   void set_event_sink(detectors::event_sink* s) { ctx_->sink = s; }
+  // Called on the control thread for every SIGHUP (it reloads and logs the outcome).
+  void set_reload_handler(std::function<void()> f) { on_reload_ = std::move(f); }
 
+  // Makes `next` the config of the requests that start from now on. The
+  // caller has validated it and checked that it changes no restart-only key.
+  void apply_config(const gateway_config& next);
   // Binds both listeners (throws if it cannot), logs
   // {"msg":"listening","proxy":"HOST:PORT","admin":"HOST:PORT"} with the
   // bound ports, serves until a signal or stop(), drains, and returns 0.
@@ -68,7 +85,8 @@ class gateway {
   std::shared_ptr<prometheus::Registry> registry_;
   gateway_metrics metrics_;
   readiness ready_;
-  std::unique_ptr<identity_resolver> identity_;
+  std::string secret_;  // the identity secret (read once; its file is restart-only)
+  std::function<void()> on_reload_;
   std::unique_ptr<proxy_context> ctx_;
   std::unique_ptr<boost::asio::ssl::context> client_tls_;
   std::unique_ptr<boost::asio::ssl::context> upstream_tls_;

@@ -5,8 +5,9 @@
 #include <vector>
 
 #include "common/log.h"
-#include "server/ops_metrics.h"
+#include "server/config_reload.h"
 #include "server/identity.h"
+#include "server/ops_metrics.h"
 #include "storage/privacy.h"
 
 namespace dg::server {
@@ -18,32 +19,6 @@ constexpr auto save_interval = std::chrono::seconds(5);
 // At most this many clients are saved per tick, so the analyzer thread, which
 // shares the engine lock with save(), is never held off for long.
 constexpr std::size_t max_saves_per_tick = 20000;
-
-// Live reload is not built yet: the parts are configured once at start. So that
-// an operator is never told a change took effect when it did not, a reload
-// checks the file and reports either its errors or that a restart applies it.
-std::function<reload_result()> validate_only_reload(std::string file) {
-  return [file = std::move(file)] {
-    reload_result r;
-    if (file.empty()) {
-      r.errors.push_back("the gateway was started without --config: nothing to reload");
-      return r;
-    }
-    try {
-      (void)load_config(file);
-      r.errors.push_back(file + ": valid, but live reload is not implemented yet; restart "
-                                "distillguard to apply it (the running config stays)");
-    } catch (const config_error& e) {
-      std::string all = e.what();
-      for (std::size_t start = 0; start < all.size();) {
-        const std::size_t end = std::min(all.find('\n', start), all.size());
-        r.errors.push_back(all.substr(start, end - start));
-        start = end + 1;
-      }
-    }
-    return r;
-  };
-}
 
 }  // namespace
 
@@ -69,18 +44,10 @@ status live_pipeline::build(std::function<reload_result()> reload) {
 
   // Raw keys in the allow and deny lists become the ids the gateway would give
   // them, whichever way the client presents them.
-  const identity_resolver& id = gw_.identity();
-  const bool custom_header = !cfg.identity.header.empty();
-  auto hasher = [&id, custom_header](std::string_view key) {
-    std::vector<std::string> ids{id.client_id(credential_kind::bearer, key),
-                                 id.client_id(credential_kind::api_key, key)};
-    if (custom_header) ids.push_back(id.client_id(credential_kind::header, key));
-    return ids;
-  };
-  policy_ = std::make_unique<enforcement::policy>(cfg.policy, hasher);
+  policy_ = std::make_unique<enforcement::policy>(cfg.policy, key_hasher());
 
-  std::string identity_secret;
-  if (status s = load_or_create_secret(secret_path(cfg), identity_secret); !s) return s;
+  if (status s = load_or_create_secret(secret_path(cfg), identity_secret_); !s) return s;
+  const std::string& identity_secret = identity_secret_;
   std::vector<std::pair<std::uint32_t, std::string>> keys;
   if (status s = enforcement::load_watermark_keys(
           cfg.policy.watermark, enforcement::derive_watermark_secret(identity_secret), keys);
@@ -132,9 +99,18 @@ status live_pipeline::build(std::function<reload_result()> reload) {
   gw_.ready().add("storage", [this] { return store_->healthy() ? "" : store_->degraded_reason(); });
 
   ops_ = std::make_unique<ops_metrics>(gw_.registry(), clock_);
-  if (!reload) reload = validate_only_reload(cfg.file);
-  auto [api_status, api] = admin_api::create(
-      cfg.admin.token_file, admin_sources_for(ops_->counted(std::move(reload))), clock_);
+  if (!reload) reload = [this] { return this->reload(); };
+  // One counted function for both ways in, so that each attempt counts once.
+  auto counted = ops_->counted(std::move(reload));
+  gw_.set_reload_handler([counted] {
+    const reload_result r = counted();
+    if (r.ok) {
+      log::info("SIGHUP: config reloaded");
+    } else {
+      log::error("SIGHUP: reload refused, the running config stays", {{"errors", r.errors}});
+    }
+  });
+  auto [api_status, api] = admin_api::create(cfg.admin.token_file, admin_sources_for(counted), clock_);
   if (!api_status) return api_status;
   admin_ = api;
   gw_.admin().route_prefix("/admin/", [a = admin_](const admin_http_request& r) {
@@ -194,6 +170,67 @@ admin_sources live_pipeline::admin_sources_for(std::function<reload_result()> re
     return config_;
   };
   return src;
+}
+
+enforcement::policy::key_hasher live_pipeline::key_hasher() {
+  return [this](std::string_view key) {
+    const auto live = gw_.live();
+    const identity_resolver& id = live->identity;
+    std::vector<std::string> ids{id.client_id(credential_kind::bearer, key),
+                                 id.client_id(credential_kind::api_key, key)};
+    if (!live->cfg.identity.header.empty()) ids.push_back(id.client_id(credential_kind::header, key));
+    return ids;
+  };
+}
+
+reload_result live_pipeline::reload() {
+  std::lock_guard lock(reload_mu_);
+  reload_result r;
+  const std::string& file = gw_.config().file;
+  if (file.empty() || file.starts_with("<")) {
+    r.errors.push_back("the gateway was started without --config: there is no file to reload");
+    return r;
+  }
+  gateway_config next;
+  if (!load_config_for_reload(file, next, r.errors)) return r;
+
+  std::shared_ptr<const gateway_config> running;
+  {
+    std::lock_guard cl(config_mu_);
+    running = config_;
+  }
+  for (const auto& key : restart_only_changes(*running, next)) {
+    r.errors.push_back(file + ": key '" + key +
+                       "' changed: it needs a restart to take effect; nothing was applied "
+                       "(restore its running value to reload the rest)");
+  }
+  if (!r.errors.empty()) return r;
+
+  // What can still fail (files the config names) is prepared before anything changes.
+  std::vector<std::pair<std::uint32_t, std::string>> keys;
+  if (status s = enforcement::load_watermark_keys(
+          next.policy.watermark, enforcement::derive_watermark_secret(identity_secret_), keys);
+      !s) {
+    r.errors.push_back(file + ": policy.watermark: " + s.to_string());
+    return r;
+  }
+  std::shared_ptr<const enforcement::synonym_table> table;
+  if (status s = enforcement::load_synonym_table(next.policy.watermark, table); !s) {
+    r.errors.push_back(file + ": policy.watermark.synonyms_file: " + s.to_string());
+    return r;
+  }
+
+  // The request path first (the identity the key hasher reads), then the
+  // verdicts, the request policy and the detectors.
+  gw_.apply_config(next);
+  policy_->reconfigure(next.policy, clock_.now());
+  request_policy_->reconfigure(next.policy, std::move(table), keys.front().second, keys.front().first);
+  analyzer_->with_engine([&](detectors::engine& e) { e.reconfigure(next.detectors); });
+  const std::string mode = next.policy.mode;
+  set_config(std::make_shared<const gateway_config>(std::move(next)));
+  log::info("config reloaded", {{"file", file}, {"policy_mode", mode}});
+  r.ok = true;
+  return r;
 }
 
 void live_pipeline::mark_dirty(const std::string& id, bool urgent) {

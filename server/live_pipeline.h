@@ -12,6 +12,17 @@
 // clients so that verdicts and detector state survive a restart (verdict
 // changes are saved at once). start() restores every saved client.
 //
+// Config reload (SIGHUP and POST /admin/reload, both through reload()): the
+// file the gateway started with is read and validated again; a bad file, or
+// one that changes a restart-only key (server/config_reload.h), changes
+// nothing and reports every error. A good one is applied part by part, each
+// part atomically: the gateway's request-path snapshot (limits, timeouts,
+// identity, log), the policy (thresholds, lists; verdicts and overrides kept),
+// the live policy (mode, switches, limits, shaping, block response, watermark
+// keys; rate-limit buckets kept) and the engine (detector options; every
+// client's state kept). Requests under way finish on the snapshots they took.
+// Every attempt is counted in distillguard_config_reloads_total{result}.
+//
 // Thread safety: create/start/stop from the thread that runs the gateway.
 #pragma once
 
@@ -37,10 +48,10 @@ namespace dg::server {
 class live_pipeline {
  public:
   // Builds every part from gw.config() and plugs them into `gw` (policy,
-  // event sink, /admin/ routes, readiness). `reload` is what POST
-  // /admin/reload calls; empty = check the file and say a restart applies it
-  // (live reload is not built yet). Fails with a clear message (store cannot
-  // be opened, admin token file unsafe, ...); the caller exits non-zero.
+  // event sink, /admin/ routes, readiness, SIGHUP). `reload` is what POST
+  // /admin/reload and SIGHUP call; empty = reload() (tests may pass their
+  // own). Fails with a clear message (store cannot be opened, admin token
+  // file unsafe, ...); the caller exits non-zero.
   static status create(gateway& gw, const clock_source& clock, std::function<reload_result()> reload,
                        std::unique_ptr<live_pipeline>& out);
   ~live_pipeline();
@@ -52,6 +63,10 @@ class live_pipeline {
   detectors::analyzer& analyzer() { return *analyzer_; }
   enforcement::policy& policy() { return *policy_; }
   storage::event_store& store() { return *store_; }
+
+  // Re-reads gw.config().file and applies it (see above). Serialised; may be
+  // called from any thread. Not counted in the metrics: create() wraps it.
+  reload_result reload();
 
   // The config now in force, as GET /admin/config shows it (after a reload).
   void set_config(std::shared_ptr<const gateway_config> c) {
@@ -67,6 +82,9 @@ class live_pipeline {
   // Saves the named clients (engine state, verdict, override) in one batch.
   void save_clients(const std::set<std::string>& ids);
   void mark_dirty(const std::string& id, bool urgent);
+  // Maps a raw key of the allow/deny lists to the client ids the gateway
+  // would give it, with the identity settings in force when it is called.
+  enforcement::policy::key_hasher key_hasher();
 
   gateway& gw_;
   const clock_source& clock_;
@@ -78,6 +96,8 @@ class live_pipeline {
   std::shared_ptr<const admin_api> admin_;
   std::mutex config_mu_;
   std::shared_ptr<const gateway_config> config_;
+  std::string identity_secret_;  // for the derived watermark secret on reload
+  std::mutex reload_mu_;         // one reload at a time
 
   std::mutex dirty_mu_;
   std::set<std::string> dirty_;          // clients with events since their last save

@@ -1,7 +1,10 @@
 // proxy_context and worker: what every client session shares. The context is
-// built once from the validated config and is read-only afterwards (except for
-// its atomics); a worker is one io_context with its thread, its upstream pool
-// and the sessions living on it.
+// built once; what a config reload may change (limits, upstream timeouts,
+// identity, access log) sits in one immutable live_config snapshot behind an
+// atomic shared_ptr. A session loads the snapshot at the start of each request
+// and uses it to the end of that request, so a reload never changes a request
+// midway, and the request path takes no lock for it. A worker is one
+// io_context with its thread, its upstream pool and the sessions living on it.
 #pragma once
 
 #include <atomic>
@@ -26,13 +29,22 @@ class event_sink;  // detectors/event_sink.h; only record.cpp needs the schema
 
 namespace dg::server {
 
-struct proxy_context {
-  proxy_context(const gateway_config& c, const identity_resolver& id, gateway_metrics& m,
-                const clock_source& clk)
-      : cfg(c), identity(id), metrics(m), clock(clk) {}
+// One config as the request path sees it: the whole validated config and the
+// identity resolver built from it (same secret, its header and trusted proxies).
+struct live_config {
+  live_config(gateway_config c, identity_resolver id) : cfg(std::move(c)), identity(std::move(id)) {}
+  gateway_config cfg;
+  identity_resolver identity;
+};
 
-  const gateway_config& cfg;
-  const identity_resolver& identity;
+struct proxy_context {
+  proxy_context(std::shared_ptr<const live_config> initial, gateway_metrics& m, const clock_source& clk)
+      : live(std::move(initial)), metrics(m), clock(clk) {}
+
+  // The config in force; a reload stores a new one (gateway::apply_config).
+  std::shared_ptr<const live_config> snapshot() const { return live.load(std::memory_order_acquire); }
+
+  std::atomic<std::shared_ptr<const live_config>> live;
   gateway_metrics& metrics;
   const clock_source& clock;
   enforcement::request_policy* policy = nullptr;  // null: no enforcement

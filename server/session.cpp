@@ -53,7 +53,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
  public:
   template <class... Args>
   session(proxy_context& ctx, worker& w, Args&&... args)
-      : ctx_(ctx), worker_(w), stream_(std::forward<Args>(args)...), timer_(w.ioc) {
+      : ctx_(ctx), live_(ctx.snapshot()), worker_(w), stream_(std::forward<Args>(args)...), timer_(w.ioc) {
     // ctx_.sessions was counted by the listener at accept time.
     ctx_.metrics.connections.Increment();
     worker_.sessions.insert(this);
@@ -77,7 +77,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     peer_text_ = peer_.to_string();
     lowest().set_option(tcp::no_delay(true), ec);
     if constexpr (is_tls) {
-      set_deadline(phase::handshake, ctx_.cfg.limits.header_timeout_ms);
+      set_deadline(phase::handshake, live_->cfg.limits.header_timeout_ms);
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](error_code hec) {
                                 if (hec) return self->do_close();
@@ -180,17 +180,18 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // ---- read -------------------------------------------------------------------
   void do_read() {
     if (ctx_.draining.load(std::memory_order_relaxed)) return do_close();
+    live_ = ctx_.snapshot();  // limits of the next request from the config in force
     parser_.emplace();
-    parser_->header_limit(ctx_.cfg.limits.max_header_bytes);
-    parser_->body_limit(ctx_.cfg.limits.max_body_bytes);
+    parser_->header_limit(live_->cfg.limits.max_header_bytes);
+    parser_->body_limit(live_->cfg.limits.max_body_bytes);
     if (buffer_.size() == 0) {
       // The first request must start within the header timeout; later ones
       // may wait the keep-alive timeout.
-      set_deadline(phase::idle, requests_ == 0 ? ctx_.cfg.limits.header_timeout_ms
-                                               : ctx_.cfg.limits.keepalive_timeout_ms);
+      set_deadline(phase::idle, requests_ == 0 ? live_->cfg.limits.header_timeout_ms
+                                               : live_->cfg.limits.keepalive_timeout_ms);
       return read_more();
     }
-    set_deadline(phase::header, ctx_.cfg.limits.header_timeout_ms);
+    set_deadline(phase::header, live_->cfg.limits.header_timeout_ms);
     parse_header();  // a pipelined request may already be buffered
   }
 
@@ -210,7 +211,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return do_close();  // idle timeout, or the client went away
     }
     buffer_.commit(n);
-    if (phase_ == phase::idle) set_deadline(phase::header, ctx_.cfg.limits.header_timeout_ms);
+    if (phase_ == phase::idle) set_deadline(phase::header, live_->cfg.limits.header_timeout_ms);
     parse_header();
   }
 
@@ -248,7 +249,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return send_error(error_kind::bad_request, "a TRACE request must not have a body", true);
     }
     if (parser_->is_done()) return on_request();
-    set_deadline(phase::body, ctx_.cfg.limits.body_timeout_ms);
+    set_deadline(phase::body, live_->cfg.limits.body_timeout_ms);
     auto expect = h.find(http::field::expect);
     if (expect != h.end() && beast::iequals(expect->value(), "100-continue") && h.version() >= 11) {
       static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -282,6 +283,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // ---- the request's phases ---------------------------------------------------
   void on_request() {
     set_phase(phase::delay);
+    // The request's config: one snapshot from here to its last byte, even if a
+    // reload comes in between (a keep-alive wait may have spanned one).
+    live_ = ctx_.snapshot();
     req_ = parser_->release();
     parser_.reset();
     ++requests_;
@@ -315,7 +319,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // Phase 2: the credential becomes a client id (never kept itself).
-  void identify() { who_ = ctx_.identity.identify(req_.base(), peer_); }
+  void identify() { who_ = live_->identity.identify(req_.base(), peer_); }
 
   // Phase 3: the client's verdict and buckets decide pass, delay or refuse.
   void admit() {
@@ -381,7 +385,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     req_.erase(http::field::expect);
     req_.erase("x-forwarded-for");
     req_.erase("x-forwarded-proto");
-    const auto& up = ctx_.cfg.upstream.parsed;
+    const auto& up = live_->cfg.upstream.parsed;
     req_.set(http::field::host, up.host_header);
     req_.set("x-forwarded-for", forwarded_for(incoming_xff, trusted, peer_text_));
     req_.set("x-forwarded-proto", ctx_.client_tls ? "https" : "http");
@@ -405,7 +409,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return send_upstream();
     }
     reused_ = false;
-    set_deadline(phase::up_connect, ctx_.cfg.upstream.connect_timeout_ms);
+    set_deadline(phase::up_connect, live_->cfg.upstream.connect_timeout_ms);
     worker_.pool->connect(up_, [self = this->shared_from_this()](error_code ec, auto) {
       self->on_up_connect(ec);
     });
@@ -424,7 +428,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void send_upstream() {
     up_start_ = steady::now();
     ++up_->requests;
-    set_deadline(phase::up_write, ctx_.cfg.upstream.response_timeout_ms);
+    set_deadline(phase::up_write, live_->cfg.upstream.response_timeout_ms);
     start_watch();
     up_->visit([this](auto& s) {
       http::async_write(s, req_, [self = this->shared_from_this()](error_code ec, std::size_t) {
@@ -460,7 +464,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     up_parser_->body_limit(boost::none);
     if (req_.method() == http::verb::head) up_parser_->skip(true);
     if (phase_ != phase::up_write) {
-      set_deadline(phase::up_header, ctx_.cfg.upstream.response_timeout_ms);
+      set_deadline(phase::up_header, live_->cfg.upstream.response_timeout_ms);
     } else {
       phase_ = phase::up_header;  // the deadline from sending still runs
     }
@@ -540,7 +544,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (mode_ == relay_mode::json_rewrite) return relay_read();
 
     sr_.emplace(res);
-    set_deadline(phase::client_write, ctx_.cfg.upstream.idle_timeout_ms);
+    // When body bytes came with the header, they go out with it in one write
+    // (one syscall and one packet for a typical answer); otherwise the header
+    // goes now, so that a client sees a slow stream start at once.
+    if (up_->buffer.size() > 0) return relay_read();
+    set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
     http::async_write_header(stream_, *sr_,
                              [self = this->shared_from_this()](error_code ec, std::size_t) {
                                if (ec) return self->client_gone();
@@ -562,7 +570,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
     body.data = relay_buf_.get();
     body.size = relay_buffer_bytes;
-    set_deadline(phase::up_body, ctx_.cfg.upstream.idle_timeout_ms);
+    set_deadline(phase::up_body, live_->cfg.upstream.idle_timeout_ms);
     up_->visit([this](auto& s) {
       http::async_read_some(s, up_->buffer, *up_parser_,
                             [self = this->shared_from_this()](error_code ec, std::size_t) {
@@ -605,7 +613,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void relay_write() {
-    set_deadline(phase::client_write, ctx_.cfg.upstream.idle_timeout_ms);
+    set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
     http::async_write(stream_, *sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
       self->on_relay_write(ec);
     });
@@ -697,7 +705,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       body.data = out_.data();
       body.size = out_.size();
       body.more = false;
-      set_deadline(phase::client_write, ctx_.cfg.upstream.idle_timeout_ms);
+      set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
       return http::async_write(stream_, *sr_,
                                [self = this->shared_from_this()](error_code, std::size_t) {
                                  self->finish_request();
@@ -819,7 +827,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     res.prepare_payload();
     response_bytes_ += res.body().size();
     local_res_ = std::move(res);
-    set_deadline(phase::client_write, ctx_.cfg.upstream.idle_timeout_ms);
+    set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
     http::async_write(stream_, *local_res_,
                       [self = this->shared_from_this(), close](error_code ec, std::size_t) {
                         self->local_res_.reset();
@@ -852,7 +860,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ctx_.metrics.completion_tokens.Increment(usage_.completion_tokens);
     const std::uint32_t tokens = usage_.prompt_tokens + usage_.completion_tokens;
     if (ctx_.policy != nullptr) ctx_.policy->settle(who_.client_id, adm_, tokens, ctx_.clock.now());
-    if (ctx_.cfg.log.access_log) {
+    if (live_->cfg.log.access_log) {
       log::info("access", {{"client", who_.client_id}, {"hint", who_.hint}, {"peer", who_.peer_address},
                            {"method", std::string(req_.method_string())}, {"path", path_},
                            {"status", status_}, {"duration_ms", static_cast<double>(duration) / 1000.0},
@@ -948,6 +956,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   proxy_context& ctx_;
+  std::shared_ptr<const live_config> live_;  // the config of the current request
   worker& worker_;
   Stream stream_;
   asio::steady_timer timer_;
