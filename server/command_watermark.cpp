@@ -57,6 +57,36 @@ bool load_keys(const gateway_config& cfg, std::vector<std::pair<std::uint32_t, s
   return true;
 }
 
+// What both subcommands need: the config, the input text, the watermark keys
+// (current first) and the synonym table. Prints the reason and returns false
+// when any of them cannot be had.
+struct watermark_inputs {
+  gateway_config cfg;
+  std::string text;
+  std::vector<std::pair<std::uint32_t, std::string>> keys;
+  std::shared_ptr<const enforcement::synonym_table> table;
+};
+
+bool load_inputs(const std::string& verb, const std::string& config, const std::string& input,
+                 watermark_inputs& out) {
+  try {
+    out.cfg = load_config(config);
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return false;
+  }
+  if (!read_file(input, out.text)) {
+    std::fprintf(stderr, "watermark %s: cannot read %s\n", verb.c_str(), input.c_str());
+    return false;
+  }
+  if (!load_keys(out.cfg, out.keys)) return false;
+  if (status st = enforcement::load_synonym_table(out.cfg.policy.watermark, out.table); !st) {
+    std::fprintf(stderr, "watermark %s: %s\n", verb.c_str(), st.to_string().c_str());
+    return false;
+  }
+  return true;
+}
+
 std::vector<std::string> named_clients(const command_args& args) {
   std::vector<std::string> out;
   const auto& a = args.all();
@@ -75,27 +105,19 @@ int run_detect(const command_args& args) {
                          "[--client ID ...] [--clients-file F] [--alpha P] [--top N] [--json]\n");
     return 2;
   }
-  gateway_config cfg;
-  try {
-    cfg = load_config(*config);
-  } catch (const config_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
-  std::string text;
-  if (!read_file(*input, text)) {
-    std::fprintf(stderr, "watermark detect: cannot read %s\n", input->c_str());
-    return 1;
-  }
+  watermark_inputs in;
+  if (!load_inputs("detect", *config, *input, in)) return 1;
+  const gateway_config& cfg = in.cfg;
+  const auto& keys = in.keys;
   std::vector<std::string> clients = named_clients(args);
   if (auto f = args.value("clients-file")) {
-    std::ifstream in(*f);
-    if (!in) {
+    std::ifstream list(*f);
+    if (!list) {
       std::fprintf(stderr, "watermark detect: cannot read %s\n", f->c_str());
       return 1;
     }
     std::string line;
-    while (std::getline(in, line)) {
+    while (std::getline(list, line)) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
       if (!line.empty() && line[0] != '#') clients.push_back(line);
     }
@@ -118,13 +140,6 @@ int run_detect(const command_args& args) {
     std::fprintf(stderr, "watermark detect: no clients to test\n");
     return 1;
   }
-  std::vector<std::pair<std::uint32_t, std::string>> keys;
-  if (!load_keys(cfg, keys)) return 1;
-  std::shared_ptr<const enforcement::synonym_table> table;
-  if (status st = enforcement::load_synonym_table(cfg.policy.watermark, table); !st) {
-    std::fprintf(stderr, "watermark detect: %s\n", st.to_string().c_str());
-    return 1;
-  }
   double alpha = 1e-6;
   std::size_t top = 5;
   try {
@@ -134,8 +149,8 @@ int run_detect(const command_args& args) {
     std::fprintf(stderr, "watermark detect: --alpha and --top take numbers\n");
     return 2;
   }
-  enforcement::watermark_detector det(table, keys);
-  const auto rep = det.detect(text, clients, alpha, top);
+  enforcement::watermark_detector det(in.table, keys);
+  const auto rep = det.detect(in.text, clients, alpha, top);
 
   nlohmann::json j;
   j["words"] = rep.words;
@@ -149,7 +164,8 @@ int run_detect(const command_args& args) {
   for (const auto& s : rep.top) {
     j["candidates"].push_back({{"client_id", s.client_id}, {"key_id", s.key_id},
                                {"positions", s.positions}, {"matches", s.matches},
-                               {"expected", s.expected}, {"z", s.z}, {"p_value", s.p_value},
+                               {"expected", s.expected}, {"score", s.score},
+                               {"expected_score", s.expected_score}, {"z", s.z}, {"p_value", s.p_value},
                                {"p_corrected", s.p_corrected}});
   }
   if (args.flag("json")) {
@@ -157,11 +173,11 @@ int run_detect(const command_args& args) {
   } else {
     std::printf("%llu words, %zu positions that can carry a mark; %zu clients x %zu keys tested\n",
                 static_cast<unsigned long long>(rep.words), rep.positions, clients.size(), keys.size());
-    std::printf("%-34s %4s %9s %8s %8s %11s %11s\n", "client", "key", "positions", "matches", "z",
-                "p", "p (Bonf.)");
+    std::printf("%-34s %4s %9s %8s %6s %8s %11s %11s\n", "client", "key", "positions", "matches",
+                "score", "z", "p", "p (Bonf.)");
     for (const auto& s : rep.top)
-      std::printf("%-34s %4u %9zu %8zu %8.2f %11.3g %11.3g\n", s.client_id.c_str(), s.key_id,
-                  s.positions, s.matches, s.z, s.p_value, s.p_corrected);
+      std::printf("%-34s %4u %9zu %8zu %6u %8.2f %11.3g %11.3g\n", s.client_id.c_str(), s.key_id,
+                  s.positions, s.matches, s.score, s.z, s.p_value, s.p_corrected);
     if (rep.found)
       std::printf("most likely source: %s (corrected p = %.3g < %.3g)\n", rep.top[0].client_id.c_str(),
                   rep.top[0].p_corrected, alpha);
@@ -179,27 +195,11 @@ int run_mark(const command_args& args) {
     std::fprintf(stderr, "usage: distillguard watermark mark --config FILE --client ID --input TEXT.txt\n");
     return 2;
   }
-  gateway_config cfg;
-  try {
-    cfg = load_config(*config);
-  } catch (const config_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
-  std::string text;
-  if (!read_file(*input, text)) {
-    std::fprintf(stderr, "watermark mark: cannot read %s\n", input->c_str());
-    return 1;
-  }
-  std::vector<std::pair<std::uint32_t, std::string>> keys;
-  if (!load_keys(cfg, keys)) return 1;
-  std::shared_ptr<const enforcement::synonym_table> table;
-  if (status st = enforcement::load_synonym_table(cfg.policy.watermark, table); !st) {
-    std::fprintf(stderr, "watermark mark: %s\n", st.to_string().c_str());
-    return 1;
-  }
-  enforcement::text_marker m(*table, enforcement::derive_mark_key(keys[0].second, *client, keys[0].first));
-  std::cout << m.mark(text);
+  watermark_inputs in;
+  if (!load_inputs("mark", *config, *input, in)) return 1;
+  enforcement::text_marker m(*in.table,
+                             enforcement::derive_mark_key(in.keys[0].second, *client, in.keys[0].first));
+  std::cout << m.mark(in.text);
   std::fprintf(stderr, "%llu words, %llu eligible, %llu changed\n",
                static_cast<unsigned long long>(m.scanner().words()),
                static_cast<unsigned long long>(m.scanner().eligible()),
@@ -226,8 +226,9 @@ const command_registrar reg{{
     "detect tests the text against every client named (--client, repeatable; --clients-file,\n"
     "one id a line) or, with none named, every client in the store, with the current and\n"
     "every previous watermark key of the config. For each it prints the positions that can\n"
-    "carry a mark, the matches with the client's keyed choices, z, the p-value (exact\n"
-    "Poisson-binomial tail) and the p-value Bonferroni-corrected for the number of tests.\n"
+    "carry a mark, the matches with the client's keyed choices, the score (log k per match\n"
+    "in a group of k, in half bits), z, the p-value (the score's exact tail) and the p-value\n"
+    "Bonferroni-corrected for the number of tests.\n"
     "Exit 0 when a client is named at corrected p < alpha, 3 when none is, 1 or 2 on errors.\n\n"
     "mark rewrites TEXT with the client's watermark as the gateway would, to standard output.",
     run_watermark}};
