@@ -52,6 +52,7 @@ namespace prometheus {
 class Registry;
 }
 namespace rocksdb {
+class WriteBatch;
 class DB;
 class Env;
 class ColumnFamilyHandle;
@@ -199,6 +200,11 @@ class event_store {
   std::atomic<bool> accepting_{false};
   std::atomic<bool> wake_pending_{false};
   std::atomic<std::uint64_t> next_seq_{0};
+  // The writer thread's batch under construction: event keys and values, kept
+  // between batches so that their buffers are reused, and the sorted order.
+  std::vector<std::pair<std::string, std::string>> staged_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;  // cleared, not freed, between commits
+  std::vector<std::uint32_t> order_;
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable wake_cv_;
