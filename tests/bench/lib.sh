@@ -97,9 +97,27 @@ bench_start_nginx() {
   bench_wait_port "$NGINX_ADDR"
 }
 
-# bench_start_gateway UPSTREAM_ADDR [EXTRA_YAML]: sets GATEWAY_ADDR, GATEWAY_ADMIN and GATEWAY_PID.
+# bench_start_gateway UPSTREAM_ADDR [VARIANT]: sets GATEWAY_ADDR, GATEWAY_ADMIN and GATEWAY_PID.
+# VARIANT (default full):
+#   full          every request identified, analysed and recorded; policy in shadow mode
+#   no-recording  the same with storage.enabled false (issue: recording costs under 5%)
+#   watermark-all every response watermarked (policy enforce, watermark.everyone, the
+#                 other actions in shadow so that the bench's few keys are never refused)
 bench_start_gateway() {
-  local upstream=$1 extra=${2:-} dir=$BENCH_TMP/gateway-$RANDOM
+  local upstream=$1 variant=${2:-full} dir=$BENCH_TMP/gateway-$RANDOM
+  local recording=true policy
+  # The bench's few API keys send thousands of requests a second, which the
+  # detectors rightly flag: shadow mode still scores and records every request,
+  # but answers them all, so that every run measures the same full path.
+  policy='  mode: shadow'
+  case $variant in
+    full) ;;
+    no-recording) recording=false ;;
+    watermark-all)
+      policy=$'  mode: enforce\n  actions: {watermark: enforce, shape: shadow, throttle: shadow, block: shadow}\n  watermark:\n    everyone: true'
+      ;;
+    *) bench_die "unknown gateway variant '$variant'" ;;
+  esac
   mkdir -p "$dir/state"
   cat >"$dir/distillguard.yaml" <<EOF
 listen: 127.0.0.1:0
@@ -110,15 +128,12 @@ upstream:
 admin:
   listen: 127.0.0.1:0
 storage:
+  enabled: $recording
   path: $dir/db
 log:
   level: info
-# The bench's few API keys send thousands of requests a second, which the
-# detectors rightly flag: shadow mode still scores and records every request,
-# but answers them all, so that every run measures the same full path.
 policy:
-  mode: shadow
-$extra
+$policy
 EOF
   "$DG" serve --config "$dir/distillguard.yaml" 2>"$dir/gateway.log" &
   GATEWAY_PID=$!

@@ -10,7 +10,9 @@
 #
 # Knobs (environment): DURATION (10s), CONNECTIONS (64), WRK_THREADS (2),
 # ROUNDS (2), WARMUP (2s), GATEWAY_THREADS (2), NGINX_WORKERS (2),
-# MOCK_THREADS (1), NGINX_BUFFERING (off), RESULTS (a JSON file to write).
+# MOCK_THREADS (1), NGINX_BUFFERING (off), RESULTS (a JSON file to write),
+# VARIANTS (gateway variants measured beside the full one, see lib.sh;
+# default "no-recording watermark-all", empty for none).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -36,7 +38,17 @@ fi
 
 bench_start_mock
 bench_start_nginx "$MOCK_ADDR"
-if ((have_gateway)); then bench_start_gateway "$MOCK_ADDR"; fi
+# The gateway as deployed (full pipeline), and beside it the variants in
+# VARIANTS, each its own process on the same mock, measured in the same rounds.
+declare -A VARIANT_ADDR VARIANT_PID
+if ((have_gateway)); then
+  for v in ${VARIANTS-no-recording watermark-all}; do
+    bench_start_gateway "$MOCK_ADDR" "$v"
+    VARIANT_ADDR[dg-$v]=$GATEWAY_ADDR
+    VARIANT_PID[dg-$v]=$GATEWAY_PID
+  done
+  bench_start_gateway "$MOCK_ADDR" full  # last: GATEWAY_* name this one
+fi
 
 # The payload is the same everywhere; check once that each path answers it.
 probe() {
@@ -50,6 +62,7 @@ probe() {
 probe "$MOCK_ADDR" mock-upstream
 probe "$NGINX_ADDR" nginx
 if ((have_gateway)); then probe "$GATEWAY_ADDR" distillguard; fi
+for v in "${!VARIANT_ADDR[@]}"; do probe "${VARIANT_ADDR[$v]}" "$v"; done
 
 echo "bench: mock-upstream $MOCK_ADDR, nginx $NGINX_ADDR, distillguard ${GATEWAY_ADDR:-none}" >&2
 echo "bench: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, $(nproc) cores" >&2
@@ -64,6 +77,7 @@ pids_of() {
     mock-direct) echo "" ;;
     nginx) echo "$nginx_pids" ;;
     distillguard) echo "$GATEWAY_PID" ;;
+    dg-*) echo "${VARIANT_PID[$1]}" ;;
   esac
 }
 hz=$(getconf CLK_TCK)
@@ -95,7 +109,9 @@ for r in $(seq "$ROUNDS"); do
   if ((r % 2 == 1)); then
     run nginx "$NGINX_ADDR"
     run distillguard "${GATEWAY_ADDR:-}"
+    for v in "${!VARIANT_ADDR[@]}"; do run "$v" "${VARIANT_ADDR[$v]}"; done
   else
+    for v in "${!VARIANT_ADDR[@]}"; do run "$v" "${VARIANT_ADDR[$v]}"; done
     run distillguard "${GATEWAY_ADDR:-}"
     run nginx "$NGINX_ADDR"
   fi
@@ -122,7 +138,11 @@ for r in rows:
     print(f"{r['target']:<16}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{errs:>9}"
           f"{proxy_cpu:>18}{r['mock_cpu_us_per_req']:>17.1f}")
 summary = {}
-for t in ("mock-direct", "nginx", "distillguard"):
+targets = []
+for r in rows:
+    if r["target"] not in targets:
+        targets.append(r["target"])
+for t in targets:
     if any(r["target"] == t for r in rows):
         summary[t] = {k: mean(t, k) for k in ("rps", "p50_ms", "p99_ms", "proxy_cpu_us_per_req")}
 print()
@@ -141,6 +161,21 @@ if "distillguard" in summary:
     print(f"distillguard/nginx: throughput {ratios['throughput']:.2f}x (target >= 1.0), "
           f"p50 {ratios['p50']:.2f}x, p99 {ratios['p99']:.2f}x (target <= 1.0), "
           f"CPU per request {ratios['cpu_per_request']:.2f}x")
+    for t in targets:
+        if t.startswith("dg-"):
+            v = summary[t]
+            print(f"{t}/nginx: throughput {v['rps'] / n['rps']:.2f}x, p99 {v['p99_ms'] / n['p99_ms']:.2f}x, "
+                  f"CPU per request {v['proxy_cpu_us_per_req'] / n['proxy_cpu_us_per_req']:.2f}x")
+    if "dg-no-recording" in summary:
+        off = summary["dg-no-recording"]
+        ratios["recording_on_over_off_throughput"] = g["rps"] / off["rps"]
+        print(f"recording on/off: throughput {g['rps'] / off['rps']:.2f}x (target >= 0.95), "
+              f"CPU per request {g['proxy_cpu_us_per_req'] / off['proxy_cpu_us_per_req']:.2f}x")
+    if "dg-watermark-all" in summary:
+        wm = summary["dg-watermark-all"]
+        ratios["watermark_all_over_full_throughput"] = wm["rps"] / g["rps"]
+        print(f"everyone watermarked / full: throughput {wm['rps'] / g['rps']:.2f}x, "
+              f"p99 {wm['p99_ms'] / g['p99_ms']:.2f}x")
     print(f"distillguard resident memory after the runs: {gateway_rss_kib / 1024:.1f} MiB")
 else:
     print("distillguard: not measured (no 'serve' command in this build)")
