@@ -4,7 +4,9 @@
 //
 // A word is a run of ASCII letters. It is eligible when it is in the synonym
 // table (after its cue word, for a group marked as needing one), is lower
-// case, Capitalised or ALL CAPS, is not joined to a hyphen,
+// case, or Capitalised as the first word of a sentence (a capital elsewhere
+// is a name or a title: "the United Nations"; ALL CAPS is a code keyword or
+// an acronym: "SELECT * FROM"), is not joined to a hyphen,
 // a digit or a non-ASCII letter, and lies outside:
 //   * fenced code (``` or ~~~ at the start of a line, to the closing fence),
 //   * inline code (between backticks, reset at a line end),
@@ -68,6 +70,7 @@ class word_scanner {
   bool decided_ = false;      // the first non-blank character was seen
   bool verbatim_ = false;     // JSON/XML-looking text: left whole
   bool line_start_ = true;
+  bool sentence_start_ = true;  // the next word begins a sentence (or a line, or a list item)
   bool in_fence_ = false;
   bool in_inline_ = false;
   bool mid_run_ = false;
@@ -118,6 +121,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       out.push_back(c);
       if (c == '\n') {
         line_start_ = true;
+        sentence_start_ = true;
         in_inline_ = false;
       }
       ++i;
@@ -139,6 +143,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     if (line_start_ && (r.starts_with("```") || r.starts_with("~~~"))) {
       in_fence_ = !in_fence_;
       line_start_ = false;
+      sentence_start_ = true;
       prev_.clear();
       out.append(r);
       continue;
@@ -149,6 +154,17 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       continue;
     }
     scan_run(r, out, choose);
+    // A run with a letter or digit ends a sentence when it ends in . ! ? or :
+    // (closing quotes and brackets aside); one of punctuation only (a list
+    // bullet, a dash) leaves the state as it was.
+    std::size_t end = r.size();
+    while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
+                       r[end - 1] == '_'))
+      --end;
+    bool alnum = false;
+    for (char ch : r) alnum = alnum || letter(ch) || (ch >= '0' && ch <= '9');
+    if (alnum)
+      sentence_start_ = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
   }
 }
 
@@ -172,6 +188,8 @@ void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choos
     return;
   }
   const std::size_t n = r.size();
+  std::size_t first_letter = 0;
+  while (first_letter < n && !letter(r[first_letter])) ++first_letter;
   std::size_t k = 0;
   while (k < n) {
     if (!letter(r[k])) {
@@ -205,6 +223,9 @@ void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choos
         }
       }
       pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && w.size() > 1) ? 2 : 3));
+      // Only the first word of a run that starts a sentence may be Capitalised.
+      const bool first_of_sentence = sentence_start_ && k == first_letter;
+      if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
         h = table_->find(std::string_view(lower, w.size()));
         if (h && h->needs != synonym_table::cue::none && !synonym_table::cued(h->needs, prev_)) h = nullptr;

@@ -245,5 +245,21 @@ TEST(Rewriter, InPlaceChunkEqualsFullParse) {
   EXPECT_EQ(fast.counts().eligible, full.counts().eligible);
 }
 
+
+// Names, titles and code keywords keep their words: a capital counts only on
+// the first word of a sentence, ALL CAPS never.
+TEST(Marker, CapitalsOnlyAtSentenceStart) {
+  const std::string text = "The United Nations met in the Large Hall. SELECT name FROM users; QUICK LARGE.";
+  for (int i = 0; i < 64; ++i) {
+    text_marker m(*synonym_table::builtin(), derive_mark_key("s", "c" + std::to_string(i), 1));
+    EXPECT_EQ(m.mark(text), text);
+    EXPECT_EQ(m.scanner().eligible(), 0u);
+  }
+  // Sentence-initial (after . ! ? : or a line start, a bullet too) words count.
+  text_marker m(*synonym_table::builtin(), key);
+  m.mark("Large rooms. Large rooms!\n- Large rooms: Large rooms");
+  EXPECT_EQ(m.scanner().eligible(), 4u);
+}
+
 }  // namespace
 }  // namespace dg::enforcement
