@@ -94,6 +94,19 @@ TEST(usage, from_final_chunk_and_body) {
   EXPECT_EQ(t.completion_tokens, 6u);
   token_usage g;
   EXPECT_FALSE(find_usage("\"usage\":{\"prompt_tokens\":", g));
+  // Nested details hold keys of the same names: only the top level counts,
+  // and chat's names win over the Responses API's.
+  token_usage d;
+  EXPECT_TRUE(find_usage(
+      R"({"usage":{"prompt_tokens_details":{"prompt_tokens":999,"cached_tokens":2},"input_tokens":7,)"
+      R"("prompt_tokens":11,"completion_tokens_details":{"completion_tokens":888},"completion_tokens":13}})",
+      d));
+  EXPECT_EQ(d.prompt_tokens, 11u);
+  EXPECT_EQ(d.completion_tokens, 13u);
+  token_usage big;
+  EXPECT_TRUE(find_usage(R"({"usage":{"prompt_tokens":99999999999,"completion_tokens":-4}})", big));
+  EXPECT_EQ(big.prompt_tokens, 0xffffffffu);
+  EXPECT_EQ(big.completion_tokens, 0u);
 }
 
 }  // namespace
