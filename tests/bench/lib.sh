@@ -130,6 +130,7 @@ admin:
 storage:
   enabled: $recording
   path: $dir/db
+  write_buffer_mb: ${GATEWAY_WRITE_BUFFER_MB:-64}
 log:
   level: info
 policy:
