@@ -50,6 +50,8 @@ void read_detector_options(config_node& node, detector_options& out) {
     n.read("cluster_min_members", s.cluster_min_members, 2, 1u << 30);
     n.read("rescore_every_events", s.rescore_every_events, 1, 1u << 20);
     n.read("rescore_interval_seconds", s.rescore_interval_seconds, 0.001, 86400.0);
+    n.read("hold_idle_seconds", s.hold_idle_seconds, 0.0, 365 * 86400.0);
+    n.read("hold_refresh_seconds", s.hold_refresh_seconds, 1.0, 86400.0);
     n.read("watermark_at", s.watermark_at, 0.0, 1.0);
     n.read("throttle_at", s.throttle_at, 0.0, 1.0);
     n.read("block_at", s.block_at, 0.0, 1.0);
@@ -157,6 +159,7 @@ void read_detector_options(config_node& node, detector_options& out) {
     n.read("by_skeleton", d.by_skeleton);
     n.read("by_address_range", d.by_address_range);
     n.read("by_user_agent", d.by_user_agent);
+    n.read("by_parameters", d.by_parameters);
     n.read("min_system_prompt_chars", d.min_system_prompt_chars, 0, 1u << 20);
     n.read("max_key_clients", d.max_key_clients, 2, 1u << 30);
     n.read("min_shared", d.min_shared, 1, 65535);
@@ -197,6 +200,8 @@ nlohmann::json detector_options_json(const detector_options& o) {
   DG_F(s, sc, cluster_min_members);
   DG_F(s, sc, rescore_every_events);
   DG_F(s, sc, rescore_interval_seconds);
+  DG_F(s, sc, hold_idle_seconds);
+  DG_F(s, sc, hold_refresh_seconds);
   DG_F(s, sc, watermark_at);
   DG_F(s, sc, throttle_at);
   DG_F(s, sc, block_at);
@@ -253,6 +258,7 @@ nlohmann::json detector_options_json(const detector_options& o) {
   DG_F(l, o.linking, by_skeleton);
   DG_F(l, o.linking, by_address_range);
   DG_F(l, o.linking, by_user_agent);
+  DG_F(l, o.linking, by_parameters);
   DG_F(l, o.linking, min_system_prompt_chars);
   DG_F(l, o.linking, max_key_clients);
   DG_F(l, o.linking, min_shared);

@@ -115,6 +115,9 @@ struct linking_options : detector_common {
   bool by_skeleton = true;
   bool by_address_range = true;  // IPv4 /24, IPv6 /48
   bool by_user_agent = true;     // the address range links only together with the same user agent
+  // The address range also links together with the same request parameters (model, sampling,
+  // max_tokens, stream, logprobs, tools): one script driving many accounts behind rotating agents.
+  bool by_parameters = true;
   // System prompts shorter than this ("You are a helpful assistant.") are too common to link.
   std::uint32_t min_system_prompt_chars = 64;
   // A key shared by more clients than this is too common to link (a public template, a browser).
@@ -144,6 +147,12 @@ struct scoring_options {
   // Rescore a client every this many of its events, or this much event time, whichever first.
   std::uint32_t rescore_every_events = 8;
   double rescore_interval_seconds = 60;
+  // A flagged client that pauses keeps its verdict while its evidence stands: every
+  // hold_refresh_seconds of event time, flagged clients idle for less than hold_idle_seconds are
+  // rescored from their state (so the policy's decay does not relax a sweep overnight); idle
+  // longer, they are left to the policy's decay. hold_idle_seconds 0 turns this off.
+  double hold_idle_seconds = 129600;
+  double hold_refresh_seconds = 1800;
   // Verdict thresholds on the risk when no enforcement policy is attached (the same defaults as
   // the policy's thresholds, so replay without a policy decides as the gateway does).
   double watermark_at = 0.5;

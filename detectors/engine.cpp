@@ -62,6 +62,7 @@ struct client_rec {
   micros verdict_since = 0;
   std::uint64_t first_action_event = 0;
   micros first_action_ts = 0;
+  bool held = false;  // in the engine's list of flagged clients whose verdict is held while idle
 };
 
 struct cluster_rec {
@@ -184,6 +185,28 @@ class engine::impl {
       }
     }
     if (due(c->st, ts)) rescore(*c, ts);
+    if (now_ >= next_hold_) hold_idle();
+  }
+
+  // Rescores, at the current event time, every flagged client that paused for less than
+  // hold_idle_seconds: the verdict of a sweep that stops for the night stands while its evidence
+  // does. Driven by event time only, so the live analyzer and a replay do the same.
+  void hold_idle() {
+    const micros refresh = seconds_to_micros(o_.scoring.hold_refresh_seconds);
+    next_hold_ = now_ + std::max<micros>(refresh, 1);
+    if (o_.scoring.hold_idle_seconds <= 0) return;
+    const micros idle_max = seconds_to_micros(o_.scoring.hold_idle_seconds);
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < held_.size(); ++i) {
+      client_rec& c = *clients_[held_[i]];
+      if (c.current == verdict::allow || now_ - c.st.facts.last_ts >= idle_max) {
+        c.held = false;
+        continue;
+      }
+      held_[keep++] = held_[i];
+      if (now_ - c.st.last_score_ts >= refresh) rescore(c, now_);
+    }
+    held_.resize(keep);
   }
 
   void flush() {
@@ -193,7 +216,12 @@ class engine::impl {
       cl->st.last_score_ts = cl->st.facts.last_ts;
     }
     if (policy_) policy_->advance(now_);
-    for (auto& c : sorted_clients()) rescore(*c, std::max(c->st.facts.last_ts, c->st.last_score_ts));
+    // A client still within the idle hold is scored as of now, as hold_idle() would.
+    const micros idle_max = seconds_to_micros(o_.scoring.hold_idle_seconds);
+    for (auto& c : sorted_clients()) {
+      const bool hold = c->held && o_.scoring.hold_idle_seconds > 0 && now_ - c->st.facts.last_ts < idle_max;
+      rescore(*c, hold ? now_ : std::max(c->st.facts.last_ts, c->st.last_score_ts));
+    }
   }
 
   std::vector<client_rec*> sorted_clients() const {
@@ -320,13 +348,23 @@ class engine::impl {
     fresh->first_action_ts = r.first_action_micros();
     if (policy_) policy_->restore(r);
     auto it = by_id_.find(fresh->id);
-    if (it != by_id_.end()) {
+    const bool existed = it != by_id_.end();
+    if (existed) {
       fresh->idx = it->second;
-      clients_[it->second] = std::move(fresh);
+      fresh->held = clients_[it->second]->held;  // its number may already be in held_
     } else {
       fresh->idx = static_cast<std::uint32_t>(clients_.size());
       linker_.add_client(fresh->idx);
       by_id_.emplace(fresh->id, fresh->idx);
+    }
+    if (!fresh->held && fresh->current > verdict::allow) {
+      fresh->held = true;
+      held_.push_back(fresh->idx);
+    }
+    if (existed) {
+      const std::uint32_t idx = fresh->idx;
+      clients_[idx] = std::move(fresh);
+    } else {
       clients_.push_back(std::move(fresh));
       if (m_clients_) m_clients_->Set(static_cast<double>(clients_.size()));
     }
@@ -368,6 +406,8 @@ class engine::impl {
   verdict_callback callback_;
   std::uint64_t events_ = 0;
   micros now_ = 0;
+  std::vector<std::uint32_t> held_;  // flagged clients (client numbers), in the order they were flagged
+  micros next_hold_ = 0;
 
   prometheus::Counter* m_events_ = nullptr;
   prometheus::Counter* m_features_ = nullptr;
@@ -549,6 +589,10 @@ class engine::impl {
     }
     c.current = to;
     c.verdict_since = ts;
+    if (to > verdict::allow && !c.held) {
+      c.held = true;
+      held_.push_back(c.idx);
+    }
     if (m_changes_[static_cast<std::size_t>(to)]) m_changes_[static_cast<std::size_t>(to)]->Increment();
     if (callback_) {
       build();

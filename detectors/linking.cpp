@@ -15,7 +15,24 @@ std::string link_kinds_text(std::uint8_t kinds) {
   if (kinds & link_system_prompt) add("system prompt");
   if (kinds & link_template) add("template");
   if (kinds & link_address) add("address range and user agent");
+  if (kinds & link_parameters) add("address range and request parameters");
   return out;
+}
+
+std::uint64_t parameter_fingerprint(const pb::QueryEvent& ev) {
+  std::uint64_t h = word_hash(ev.route(), 0x706172616d73ULL) ^ mix64(word_hash(ev.model(), 0x6d6f64656cULL));
+  auto add = [&h](std::uint64_t v) { h = mix64(h ^ (v + 0x9e3779b97f4a7c15ULL)); };
+  auto real = [](double d) {  // to 1/1000: 0.7 and 0.70000001 are one setting
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(d * 1000 + (d < 0 ? -0.5 : 0.5)));
+  };
+  add(ev.has_temperature() ? 1 + real(ev.temperature()) : 0);
+  add(ev.has_top_p() ? 1 + real(ev.top_p()) : 0);
+  add(ev.has_n() ? 1 + static_cast<std::uint64_t>(ev.n()) : 0);
+  add(ev.has_max_tokens() ? 1 + static_cast<std::uint64_t>(ev.max_tokens()) : 0);
+  add(ev.has_top_logprobs() ? 1 + static_cast<std::uint64_t>(ev.top_logprobs()) : 0);
+  add((ev.stream() ? 1u : 0u) | (ev.logprobs() ? 2u : 0u) | (ev.logit_bias_count() > 0 ? 4u : 0u) |
+      (ev.tools_count() > 0 ? 8u : 0u));
+  return h | 1u;
 }
 
 std::string address_range(std::string_view peer) {
@@ -140,12 +157,20 @@ void account_linker::update(link_state& s, std::uint32_t idx, const event_view& 
   }
   if (o_.by_address_range && !ev.peer_address().empty()) {
     std::string key = address_range(ev.peer_address());
-    if (!key.empty()) {
+    const bool range_known = !key.empty();
+    const std::uint64_t range_hash = range_known ? word_hash(key, 0x72616e6765ULL) : 0;
+    if (range_known) {
       if (o_.by_user_agent) {
         key.push_back('\n');
         key.append(ev.user_agent());
       }
       offer(s, idx, word_hash(key, 0x6164647265737321ULL), link_address);
+    }
+    // The same range with the same request parameters: a swarm rotating browser agents still
+    // sends what its script sets. People behind one office NAT vary model, sampling and
+    // streaming, and a wrong link only pools traffic: the union is judged on what it does.
+    if (o_.by_parameters && range_known) {
+      offer(s, idx, mix64(range_hash ^ parameter_fingerprint(ev)), link_parameters);
     }
   }
 }

@@ -1,7 +1,9 @@
 // linking: account linking for hydra swarms (many small accounts run by one
 // operator). Each client offers keys: its system prompt (when long enough to
-// be specific), its dominant template skeleton, and its address range (/24 or
-// /48) together with its user agent. A key a client has used `min_shared`
+// be specific), its dominant template skeleton, its address range (/24 or
+// /48) together with its user agent, and its address range together with its
+// request parameters (one script sends one model, max_tokens, sampling and
+// streaming settings from every account it drives, whatever agent it claims). A key a client has used `min_shared`
 // times is claimed in a bounded inverted index (key -> first owner, number of
 // clients); a second client claiming it is unioned with the owner in a
 // union-find over client numbers (union by size, path halving). The engine
@@ -28,6 +30,7 @@ enum link_kind : std::uint8_t {
   link_system_prompt = 1,
   link_template = 2,
   link_address = 4,
+  link_parameters = 8,
 };
 std::string link_kinds_text(std::uint8_t kinds);  // "system prompt, template"
 
@@ -46,6 +49,11 @@ struct link_state {
 
 // The address range of a peer address: IPv4 /24 ("203.0.113"), IPv6 /48; empty if unparsable.
 std::string address_range(std::string_view peer);
+
+// A hash of the request parameters a script sets once for all its requests: route, model,
+// temperature, top_p, n, max_tokens, stream, logprobs, top_logprobs, and whether it sends
+// logit_bias and tools. Never 0.
+std::uint64_t parameter_fingerprint(const pb::QueryEvent& ev);
 
 class account_linker {
  public:

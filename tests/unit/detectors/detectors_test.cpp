@@ -367,6 +367,76 @@ TEST(Linking, SwarmSharingASystemPromptFormsOneClusterAndStrangersDoNot) {
   EXPECT_EQ(link_kinds_text(linker.cluster_links(root)), "system prompt");
 }
 
+// A swarm behind a few address ranges that gives every account its own browser agent still sends
+// its script's parameters; people behind one office NAT choose their own model and settings.
+TEST(Linking, SwarmRotatingAgentsLinksByRangeAndParametersAndOfficeUsersDoNot) {
+  linking_options o;
+  account_linker linker(o);
+  harness h;
+  std::vector<link_state> ls(20);
+  std::vector<templates_state> ts(20);
+  const auto qs = shuffled_questions(400, 31);
+  for (std::uint32_t c = 0; c < 20; ++c) linker.add_client(c);
+  for (int round = 0; round < 6; ++round) {
+    for (std::uint32_t c = 0; c < 20; ++c) {
+      const bool swarm = c < 10;
+      nlohmann::json extra;
+      if (swarm) {
+        extra = {{"max_tokens", 2048}};
+      } else {  // office users: their own temperature, streaming now and then
+        extra = {{"temperature", 0.1 * (c - 10)}, {"stream", (round + c) % 3 == 0}};
+      }
+      auto ev = testing::chat_event("c" + std::to_string(c), day0, {{"user", qs[static_cast<std::size_t>(round * 20 + static_cast<int>(c))]}},
+                           extra);
+      // Swarm: two ranges, client 0 uses both (it bridges them); office: one range.
+      std::string net = swarm ? (c == 0 ? (round % 2 ? "203.0.113." : "198.51.100.") : (c % 2 ? "203.0.113." : "198.51.100."))
+                              : "192.0.2.";
+      ev.set_peer_address(net + std::to_string(c + 2));
+      ev.set_user_agent("Mozilla/5.0 browser " + std::to_string(c));
+      linker.update(ls[c], c, h.view(ev), ts[c]);
+    }
+  }
+  const std::uint32_t root = linker.find(0);
+  EXPECT_EQ(linker.cluster_size(root), 10u);
+  for (std::uint32_t c = 1; c < 10; ++c) EXPECT_EQ(linker.find(c), root);
+  for (std::uint32_t c = 10; c < 20; ++c) EXPECT_EQ(linker.cluster_size(linker.find(c)), 1u) << c;
+  EXPECT_EQ(link_kinds_text(linker.cluster_links(root)), "address range and request parameters");
+
+  // Switched off, the same traffic links nobody.
+  o.by_parameters = false;
+  account_linker off(o);
+  for (std::uint32_t c = 0; c < 20; ++c) off.add_client(c);
+  std::vector<link_state> ls2(20);
+  for (int round = 0; round < 6; ++round) {
+    for (std::uint32_t c = 0; c < 10; ++c) {
+      auto ev = testing::chat_event("c" + std::to_string(c), day0, {{"user", qs[c]}}, {{"model", "gpt-4o"}, {"max_tokens", 2048}});
+      ev.set_peer_address("203.0.113." + std::to_string(c + 2));
+      ev.set_user_agent("Mozilla/5.0 browser " + std::to_string(c));
+      off.update(ls2[c], c, h.view(ev), ts[c]);
+    }
+  }
+  EXPECT_EQ(off.cluster_size(off.find(0)), 1u);
+}
+
+TEST(Linking, ParameterFingerprintSeesEveryScriptedSetting) {
+  auto ev = testing::chat_event("c", day0, {{"user", "hi"}}, {{"model", "gpt-4o"}, {"max_tokens", 2048}});
+  const std::uint64_t base = parameter_fingerprint(ev);
+  EXPECT_NE(base, 0u);
+  EXPECT_EQ(parameter_fingerprint(testing::chat_event("d", day0 + 5, {{"user", "something else"}},
+                                             {{"model", "gpt-4o"}, {"max_tokens", 2048}})),
+            base);
+  EXPECT_NE(parameter_fingerprint(testing::chat_event("c", day0, {{"user", "hi"}}, {{"model", "gpt-4o"}, {"max_tokens", 2047}})), base);
+  auto other_model = testing::chat_event("c", day0, {{"user", "hi"}}, {{"max_tokens", 2048}});
+  other_model.set_model("gpt-4o-mini");
+  EXPECT_NE(parameter_fingerprint(other_model), base);
+  EXPECT_NE(parameter_fingerprint(testing::chat_event("c", day0, {{"user", "hi"}},
+                                             {{"model", "gpt-4o"}, {"max_tokens", 2048}, {"temperature", 0.7}})),
+            base);
+  EXPECT_NE(parameter_fingerprint(testing::chat_event("c", day0, {{"user", "hi"}},
+                                             {{"model", "gpt-4o"}, {"max_tokens", 2048}, {"stream", true}})),
+            base);
+}
+
 TEST(Linking, AddressRanges) {
   EXPECT_EQ(address_range("203.0.113.7"), "203.0.113");
   EXPECT_EQ(address_range("203.0.113.7:5555"), "203.0.113");
