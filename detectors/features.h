@@ -31,7 +31,8 @@ class feature_extractor {
  public:
   // Bumped when a feature's definition changes (stored features of another version are recomputed
   // when the text is there, and used as they are otherwise).
-  static constexpr std::uint32_t version = 1;
+  // 2: the skeleton's tail is read from the last 160 bytes of a long prompt.
+  static constexpr std::uint32_t version = 2;
 
   explicit feature_extractor(std::uint64_t seed);
 

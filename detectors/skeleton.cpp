@@ -10,6 +10,8 @@ namespace {
 constexpr std::size_t head_tokens = 10;
 constexpr std::size_t tail_tokens = 6;
 constexpr std::size_t max_quote = 400;
+// The tail is read from the last this many bytes of a long prompt (six tokens take far fewer).
+constexpr std::size_t tail_scan_bytes = 160;
 
 constexpr std::array<bool, 256> make_word_bytes() {
   std::array<bool, 256> t{};
@@ -55,6 +57,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
   std::array<char, 24> lower{};
   const std::size_t len = raw.size();
   std::size_t i = 0;
+  std::size_t jump_at = len > 2 * tail_scan_bytes ? len - tail_scan_bytes : 0;
   while (i < len) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '"' || c == '`') {
@@ -99,13 +102,15 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     bool capital = c >= 'A' && c <= 'Z';
     bool masked = true;
     std::string_view lw;
+    std::uint64_t lw_hash = 0;
     if (!digit && !(capital && !sentence_start) && ascii_only && w.size() <= lower.size()) {
       for (std::size_t k = 0; k < w.size(); ++k) {
         char ch = w[k];
         lower[k] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + ('a' - 'A')) : ch;
       }
       lw = std::string_view(lower.data(), w.size());
-      masked = !is_common_word(lw);
+      lw_hash = word_hash(lw, seed);
+      masked = !is_common_hash(lw_hash, seed);
     }
     if (!masked && (lw == "a" || lw == "an" || lw == "the")) {
       // Articles go with whatever fills a slot ("of Rome", "of the Ming dynasty"): not template words.
@@ -114,9 +119,18 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       continue;
     }
     if (masked) push(slot, false, {});
-    else push(word_hash(lw, seed), true, lw);
+    else push(lw_hash, true, lw);
     sentence_start = false;
     i = j;
+    // Only the first head_tokens and the last tail_tokens count: once the head is complete, skip
+    // to the last tail_scan_bytes (at a word boundary) instead of reading the middle of a long
+    // prompt. The skipped middle is one more masked slot, as a run of masks would be.
+    if (n >= head_tokens && jump_at > i) {
+      i = jump_at;
+      while (i < len && is_word_byte(static_cast<unsigned char>(raw[i]))) ++i;  // finish the cut word
+      push(slot, false, {});
+      jump_at = 0;
+    }
   }
   skeleton out;
   out.tokens = static_cast<std::uint32_t>(n);

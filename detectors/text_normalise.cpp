@@ -93,7 +93,8 @@ void split_words(std::string_view normalised, std::uint64_t seed, std::vector<wo
     if (j == std::string_view::npos) j = n;
     if (j > i) {
       std::string_view w = normalised.substr(i, j - i);
-      out.push_back({w, word_hash(w, seed), is_common_word(w)});
+      const std::uint64_t h = word_hash(w, seed);
+      out.push_back({w, h, is_common_hash(h, seed)});
     }
     i = j + 1;
   }
@@ -147,6 +148,47 @@ static_assert(sizeof("yourselves") <= 17, "common words must fit the packed key"
 bool is_common_word(std::string_view w) {
   static const common_word_table table;
   return table.contains(w);
+}
+
+}  // namespace dg::detectors
+
+namespace dg::detectors {
+namespace {
+
+// The common words' hashes under one seed: open addressing on the top bits (the hashes are mixed).
+struct common_hash_table {
+  static constexpr unsigned bits = 10;
+  std::uint64_t seed = 0;
+  bool built = false;
+  std::array<std::uint64_t, std::size_t{1} << bits> slots{};  // 0 = empty (word hashes are never 0 here)
+  void build(std::uint64_t s) {
+    seed = s;
+    built = true;
+    slots.fill(0);
+    for (std::string_view w : common_words) {
+      std::uint64_t h = word_hash(w, s);
+      if (h == 0) continue;
+      std::size_t i = static_cast<std::size_t>(h >> (64 - bits));
+      while (slots[i] != 0 && slots[i] != h) i = (i + 1) & (slots.size() - 1);
+      slots[i] = h;
+    }
+  }
+  bool contains(std::uint64_t h) const {
+    if (h == 0) return false;
+    for (std::size_t i = static_cast<std::size_t>(h >> (64 - bits));; i = (i + 1) & (slots.size() - 1)) {
+      if (slots[i] == h) return true;
+      if (slots[i] == 0) return false;
+    }
+  }
+};
+
+}  // namespace
+
+bool is_common_hash(std::uint64_t h, std::uint64_t seed) {
+  // One table per thread: an analyzer thread uses one seed, so it is built once.
+  thread_local common_hash_table table;
+  if (!table.built || table.seed != seed) table.build(seed);
+  return table.contains(h);
 }
 
 }  // namespace dg::detectors

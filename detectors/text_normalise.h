@@ -41,4 +41,9 @@ inline std::uint64_t mix64(std::uint64_t h) {
 // words and the verbs of instructions). The skeleton keeps these; content words are the rest.
 bool is_common_word(std::string_view w);
 
+// The same question asked of a word's hash: whether h == word_hash(w, seed) for a common word w.
+// One probe of a small table of the common words' hashes (built once per seed and thread), for the
+// loops that hash every word anyway. A false yes needs a 64-bit collision.
+bool is_common_hash(std::uint64_t h, std::uint64_t seed);
+
 }  // namespace dg::detectors

@@ -1,5 +1,6 @@
 #include "detectors/features.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -55,6 +56,38 @@ TEST(MinHash, EstimatesJaccardOfShingleSets) {
   EXPECT_NEAR(jaccard_bbit(ba, bb), 0.5, 0.2);
 }
 
+TEST(MinHash, BbitJaccardCountsEqualLanesExactly) {
+  std::uint64_t r = 7;
+  for (int trial = 0; trial < 500; ++trial) {
+    bbit_signature a{}, b{};
+    for (std::size_t k = 0; k < bbit_size; ++k) {
+      r = mix64(r + 1);
+      a[k] = static_cast<std::uint8_t>(r);
+      // About half the lanes equal, the others differ in one or more bits (0x80 and 0x01 included).
+      b[k] = (r >> 8) & 1 ? a[k] : static_cast<std::uint8_t>(a[k] ^ (1u << ((r >> 16) % 8)) ^ ((r >> 24) & 0x80));
+    }
+    std::size_t eq = 0;
+    for (std::size_t k = 0; k < bbit_size; ++k) eq += a[k] == b[k];
+    const double p = static_cast<double>(eq) / bbit_size, chance = 1.0 / 256;
+    EXPECT_DOUBLE_EQ(jaccard_bbit(a, b), std::clamp((p - chance) / (1 - chance), 0.0, 1.0));
+  }
+  bbit_signature z{};
+  EXPECT_DOUBLE_EQ(jaccard_bbit(z, z), 1.0);
+}
+
+TEST(TextNormalise, CommonWordByHashAgreesWithCommonWordByText) {
+  std::string norm;
+  std::vector<word> ws;
+  for (const auto& q : testing::questions()) {
+    normalise_text(q, norm);
+    split_words(norm, seed, ws);
+    for (const auto& w : ws) ASSERT_EQ(w.common, is_common_word(w.text)) << w.text;
+  }
+  EXPECT_TRUE(is_common_hash(word_hash("the", 99), 99));
+  EXPECT_FALSE(is_common_hash(word_hash("the", 99), 98));
+  EXPECT_FALSE(is_common_hash(word_hash("volcano", 99), 99));
+}
+
 TEST(SimHash, NearTextsAreNear) {
   auto a = features_of("Explain the causes of the French Revolution and its effects on European politics");
   auto b = features_of("Explain the causes of the French Revolution and its effects on European society");
@@ -76,6 +109,31 @@ TEST(Skeleton, TemplateFillsShareOneSkeleton) {
   auto q = make_skeleton("Who wrote Hamlet?", seed);
   EXPECT_LT(q.constant, 5u);
   EXPECT_EQ(make_skeleton("", seed).hash, 0u);
+}
+
+// A long prompt's tail is read from its last bytes: a template whose fixed words end a long
+// document still has one tail skeleton, and different endings differ.
+TEST(Skeleton, LongPromptsKeepTheirTemplateTail) {
+  const auto& docs = testing::alpaca();
+  std::set<std::uint64_t> tails, heads;
+  for (std::size_t i = 0; i < 40; ++i) {
+    std::string doc;
+    while (doc.size() < 900) doc += docs[(i * 7 + doc.size()) % docs.size()] + " ";
+    skeleton sk = make_skeleton("Classify the sentiment of the following text.\n\nText: " + doc +
+                                    "\nAnswer with one word: positive, negative or neutral.",
+                                seed);
+    tails.insert(sk.tail_hash);
+    heads.insert(sk.hash);
+  }
+  EXPECT_EQ(tails.size(), 1u);
+  EXPECT_GT(heads.size(), 1u);  // the head reaches into the document
+  std::string doc(2000, 'x');
+  for (std::size_t k = 5; k < doc.size(); k += 6) doc[k] = ' ';
+  skeleton a = make_skeleton("Please summarize: " + doc + " and then list the key points as bullets", seed);
+  skeleton b = make_skeleton("Please summarize: " + doc + " and then write it as a short poem for kids", seed);
+  skeleton c = make_skeleton("Please summarize: " + doc.substr(0, 1500) + " and then list the key points as bullets", seed);
+  EXPECT_NE(a.tail_hash, b.tail_hash);
+  EXPECT_EQ(a.tail_hash, c.tail_hash);
 }
 
 TEST(ReasoningMarkers, FindsDemandsForTraces) {
