@@ -419,6 +419,8 @@ def main():
     print("# THIS SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO")
     print("# REPRESENTATIONS OR WARRANTIES, EXPRESS OR IMPLIED. (Full licence: WordNet 3.0 licence,")
     print("# /usr/share/doc/wordnet-base/copyright.)")
+    print("# The first groups are hand-curated (enforcement/tools/curated_groups.tsv), each member kept")
+    print("# only where WordNet links it to another member; the rest are derived from WordNet's synsets.")
     print("# format: POS[!]<TAB>word,word[,word...]   one group a line; a word appears once;")
     print("# '!' = used only after a cue word fixing the part of speech")
     for p, ws in final:
