@@ -3,6 +3,10 @@
 # Idempotent and non-interactive: a machine that has everything runs no apt at all.
 set -euo pipefail
 
+# The sanitizer runtimes for `make test-asan` and `make test-tsan` come with
+# build-essential: the build uses GCC 12, whose libgcc-12-dev depends on libasan8,
+# liblsan0, libubsan1 and libtsan2. clang and libclang-rt-14-dev are for the
+# libFuzzer build (`make fuzz`) only.
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev librocksdb-dev prometheus-cpp-dev
