@@ -129,12 +129,12 @@ void live_policy::reconfigure(const policy_options& options, std::shared_ptr<con
   auto next = std::make_shared<const config>(options, table ? std::move(table) : synonym_table::builtin(),
                                              std::move(watermark_secret), watermark_key_id);
   limiter_.reconfigure(options.rate_limits);
-  config_.store(std::move(next), std::memory_order_release);
+  config_.store(std::move(next));
 }
 
 std::shared_ptr<const live_policy::config> live_policy::config_of(const admission& a) const {
   if (a.pinned) return std::static_pointer_cast<const config>(a.pinned);
-  return config_.load(std::memory_order_acquire);
+  return config_.load();
 }
 
 bucket_limits live_policy::limits_for(const config& c, const verdict_view& v, bool throttled) {
@@ -159,7 +159,7 @@ bucket_limits live_policy::limits_for(const config& c, const verdict_view& v, bo
 
 admission live_policy::admit(std::string_view client_id, micros now, std::uint32_t estimated_tokens) {
   admission a;
-  std::shared_ptr<const config> cfg = config_.load(std::memory_order_acquire);
+  std::shared_ptr<const config> cfg = config_.load();
   const config& c = *cfg;
   const policy_options& opt = c.options;
   const verdict_view v = verdicts_.lookup(client_id, now);

@@ -17,15 +17,15 @@
 //
 // Thread safety: every request_policy method may run on any I/O thread at once,
 // and reconfigure() on any thread concurrently with them (the request path
-// takes no lock for it: one atomic shared_ptr load per admission).
+// takes no lock for it: one atomic load and a shared_ptr copy per admission).
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/snapshot.h"
 #include "common/status.h"
 #include "enforcement/policy.h"
 #include "enforcement/policy_options.h"
@@ -109,7 +109,7 @@ class live_policy final : public request_policy {
   std::shared_ptr<const config> config_of(const admission& a) const;
   static bucket_limits limits_for(const config& c, const verdict_view& v, bool throttled);
 
-  std::atomic<std::shared_ptr<const config>> config_;
+  snapshot<config> config_;
   policy& verdicts_;
   rate_limiter limiter_;
   std::unique_ptr<metrics> metrics_;

@@ -198,8 +198,7 @@ void gateway::apply_config(const gateway_config& next) {
   log::level lvl = log::level::info;
   if (log::parse_level(next.log.level, lvl)) log::set_level(lvl);
   ctx_->live.store(std::make_shared<const live_config>(
-                       next, identity_resolver(secret_, next.identity.header, next.identity.trusted)),
-                   std::memory_order_release);
+      next, identity_resolver(secret_, next.identity.header, next.identity.trusted)));
   // A higher max_connections may let a paused listener accept again.
   asio::post(control_, [this] {
     if (accept_paused_ && !shutting_down_ &&

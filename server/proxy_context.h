@@ -1,9 +1,9 @@
 // proxy_context and worker: what every client session shares. The context is
 // built once; what a config reload may change (limits, upstream timeouts,
-// identity, access log) sits in one immutable live_config snapshot behind an
-// atomic shared_ptr. A session loads the snapshot at the start of each request
-// and uses it to the end of that request, so a reload never changes a request
-// midway, and the request path takes no lock for it. A worker is one
+// identity, access log) sits in one immutable live_config in a dg::snapshot.
+// A session loads it at the start of each request and uses it to the end of
+// that request, so a reload never changes a request midway, and the request
+// path takes no lock for it (one atomic load and a shared_ptr copy). A worker is one
 // io_context with its thread, its upstream pool and the sessions living on it.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/clock.h"
+#include "common/snapshot.h"
 
 #include "enforcement/request_policy.h"
 #include "server/config.h"
@@ -42,9 +43,9 @@ struct proxy_context {
       : live(std::move(initial)), metrics(m), clock(clk) {}
 
   // The config in force; a reload stores a new one (gateway::apply_config).
-  std::shared_ptr<const live_config> snapshot() const { return live.load(std::memory_order_acquire); }
+  std::shared_ptr<const live_config> snapshot() const { return live.load(); }
 
-  std::atomic<std::shared_ptr<const live_config>> live;
+  dg::snapshot<live_config> live;
   gateway_metrics& metrics;
   const clock_source& clock;
   enforcement::request_policy* policy = nullptr;  // null: no enforcement
