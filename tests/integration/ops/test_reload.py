@@ -99,6 +99,16 @@ class ReloadTest(unittest.TestCase):
         with open(self.gw.config_path, "w") as f:
             f.write(text if text is not None else harness.to_yaml(self.gw.config) + "\n")
 
+    def wait_log(self, pred, timeout=20):
+        """The first log line matching `pred` (stderr is read by another thread)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [l for l in self.gw.logs() if pred(l)]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
     def held_stream(self, key):
         """Starts a streaming request that the upstream holds after its first event."""
         out = {}
@@ -143,7 +153,7 @@ class ReloadTest(unittest.TestCase):
         status, js, _ = self.admin.admin("GET", "/admin/config")
         self.assertEqual(status, 200)
         self.assertEqual(js["policy"]["mode"], "enforce")
-        self.assertTrue(any(l.get("msg") == "config reloaded" for l in self.gw.logs()))
+        self.assertTrue(self.wait_log(lambda l: l.get("msg") == "config reloaded"))
 
     def test_sighup_applies_a_deny_entry(self):
         self.start({"mode": "enforce"})
@@ -162,7 +172,7 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(chat(self.gw, DENIED).status, 200)
         self.finish_stream(t, out)
         self.assertIsNone(self.gw.proc.poll(), "SIGHUP must not stop the gateway")
-        self.assertTrue(any(l.get("msg") == "SIGHUP: config reloaded" for l in self.gw.logs()))
+        self.assertTrue(self.wait_log(lambda l: l.get("msg") == "SIGHUP: config reloaded"))
 
     def test_bad_file_is_refused_and_the_old_config_stays(self):
         self.start({"mode": "enforce", "deny_keys": [DENIED]})
@@ -193,7 +203,7 @@ class ReloadTest(unittest.TestCase):
         while reloads(self.gw, "error") < errors_before + 3 and time.time() < deadline:
             time.sleep(0.05)
         self.assertEqual(reloads(self.gw, "error"), errors_before + 3)
-        refused = [l for l in self.gw.logs() if l.get("msg", "").startswith("SIGHUP: reload refused")]
+        refused = self.wait_log(lambda l: l.get("msg", "").startswith("SIGHUP: reload refused"))
         self.assertTrue(refused and any("policy.mode" in e for e in refused[-1].get("errors", [])), refused)
 
         self.assertEqual(chat(self.gw, DENIED).status, 403)  # the old config is in force
