@@ -1,10 +1,17 @@
 #include "storage/db_options.h"
 
+#include <cstdarg>
+#include <cstdio>
+#include <string_view>
+
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+
+#include "common/log.h"
 
 namespace dg::storage {
 namespace {
@@ -18,6 +25,28 @@ class client_prefix_transform final : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return key.size() >= 1 && key.size() >= 1 + static_cast<std::size_t>(static_cast<unsigned char>(key[0]));
+  }
+};
+
+// RocksDB's warnings and errors, in the gateway's log instead of a LOG file in
+// the data directory. Debian's RocksDB keeps its assertions, and its file
+// logger asserts when it writes again after a failed write: on a full disk the
+// next log line aborted the process (seen in the tmpfs fault test).
+class forward_logger final : public rocksdb::Logger {
+ public:
+  forward_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char text[1024];
+    std::vsnprintf(text, sizeof text, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      log::error("rocksdb", {{"message", std::string_view(text)}});
+    } else {
+      log::warn("rocksdb", {{"message", std::string_view(text)}});
+    }
   }
 };
 
@@ -83,6 +112,7 @@ std::unique_ptr<db_layout> make_db_layout(const storage_options& o,
   db.keep_log_file_num = 4;
   db.max_log_file_size = 8 << 20;
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db.info_log = std::make_shared<forward_logger>();
   // Bounds recovery time after a crash: older WALs force a flush.
   db.max_total_wal_size = 256 << 20;
   db.listeners.push_back(std::make_shared<manual_recovery>());
