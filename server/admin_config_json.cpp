@@ -79,84 +79,6 @@ json to_json(const storage::storage_options& s) {
   return j;
 }
 
-json common_json(const detectors::detector_common& d) {
-  json j;
-  DG_F(j, d, enabled);
-  DG_F(j, d, weight);
-  DG_F(j, d, min_events);
-  return j;
-}
-
-json to_json(const detectors::detector_options& d) {
-  json j;
-  DG_F(j, d, queue_capacity);
-  DG_F(j, d, seed);
-  DG_F(j, d, max_body_bytes);
-  DG_F(j, d, max_clients);
-  auto& s = j["scoring"];
-  DG_F(s, d.scoring, method);
-  DG_F(s, d.scoring, stateless_gate);
-  DG_F(s, d.scoring, harvest_floor);
-  DG_F(s, d.scoring, harvest_tokens_low);
-  DG_F(s, d.scoring, harvest_tokens_full);
-  DG_F(s, d.scoring, cluster_inherit);
-  DG_F(s, d.scoring, cluster_min_members);
-  DG_F(s, d.scoring, rescore_every_events);
-  DG_F(s, d.scoring, rescore_interval_seconds);
-  DG_F(s, d.scoring, watermark_at);
-  DG_F(s, d.scoring, throttle_at);
-  DG_F(s, d.scoring, block_at);
-  DG_F(s, d.scoring, reason_min_score);
-  auto& v = j["volume"] = common_json(d.volume);
-  DG_F(v, d.volume, z_start);
-  DG_F(v, d.volume, z_full);
-  DG_F(v, d.volume, min_daily_requests);
-  DG_F(v, d.volume, cusum_k);
-  DG_F(v, d.volume, cusum_h);
-  auto& ca = j["cadence"] = common_json(d.cadence);
-  DG_F(ca, d.cadence, regular_cv);
-  DG_F(ca, d.cadence, sleep_hours);
-  DG_F(ca, d.cadence, min_days);
-  auto& co = j["coverage"] = common_json(d.coverage);
-  DG_F(co, d.coverage, new_rate_full);
-  DG_F(co, d.coverage, distinct_start);
-  DG_F(co, d.coverage, distinct_full);
-  DG_F(co, d.coverage, min_mean_output_tokens);
-  auto& t = j["templates"] = common_json(d.templates);
-  DG_F(t, d.templates, near_dup_jaccard);
-  DG_F(t, d.templates, skeleton_share_start);
-  DG_F(t, d.templates, skeleton_share_full);
-  auto& pr = j["prada"] = common_json(d.prada);
-  DG_F(pr, d.prada, w_threshold);
-  DG_F(pr, d.prada, window);
-  auto& m = j["mmd"] = common_json(d.mmd);
-  DG_F(m, d.mmd, window);
-  DG_F(m, d.mmd, population);
-  DG_F(m, d.mmd, mmd_start);
-  DG_F(m, d.mmd, mmd_full);
-  auto& r = j["reasoning"] = common_json(d.reasoning);
-  DG_F(r, d.reasoning, share_start);
-  DG_F(r, d.reasoning, share_full);
-  DG_F(r, d.reasoning, ratio_full);
-  auto& cv = j["conversation"] = common_json(d.conversation);
-  DG_F(cv, d.conversation, single_turn_start);
-  DG_F(cv, d.conversation, single_turn_full);
-  auto& e = j["extraction"] = common_json(d.extraction);
-  DG_F(e, d.extraction, tiny_max_tokens);
-  DG_F(e, d.extraction, share_start);
-  DG_F(e, d.extraction, share_full);
-  auto& l = j["linking"] = common_json(d.linking);
-  DG_F(l, d.linking, by_system_prompt);
-  DG_F(l, d.linking, by_skeleton);
-  DG_F(l, d.linking, by_address_range);
-  DG_F(l, d.linking, by_user_agent);
-  DG_F(l, d.linking, min_system_prompt_chars);
-  DG_F(l, d.linking, max_key_clients);
-  DG_F(l, d.linking, min_shared);
-  DG_F(l, d.linking, index_capacity);
-  return j;
-}
-
 json to_json(const enforcement::bucket_limits& b) {
   return {{"requests_per_minute", b.requests_per_minute}, {"tokens_per_minute", b.tokens_per_minute}};
 }
@@ -253,7 +175,9 @@ json effective_config_json(const gateway_config& c) {
   j["log"] = to_json(c.log);
   j["shutdown"] = {{"drain_ms", c.shutdown.drain_ms}};
   j["storage"] = to_json(c.storage);
-  j["detectors"] = to_json(c.detectors);
+  // The detectors part keeps its own JSON next to its options (one list to
+  // keep in step with the YAML reader, shared with the reload diff).
+  j["detectors"] = detectors::detector_options_json(c.detectors);
   j["policy"] = to_json(c.policy);
   return j;
 }
