@@ -13,6 +13,9 @@ bool conversation_state::load(state_reader& r) {
 }
 
 void conversation_detector::update(conversation_state& s, const event_view& e, population&) const {
+  // Embeddings generate no text to distil and have no turns: they say nothing about whether the
+  // client converses, so they count neither way (a retrieval backend is not "stateless querying").
+  if (e.ev.route().find("embeddings") != std::string::npos) return;
   if (s.requests >= 0x40000000u) {
     s.requests /= 2;
     s.stateless /= 2;

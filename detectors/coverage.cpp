@@ -1,5 +1,6 @@
 #include "detectors/coverage.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -76,11 +77,15 @@ detector_result coverage_detector::score(const coverage_state& s, const populati
   double output = 1;
   const double mean_out = c.mean_completion_tokens();
   if (mean_out >= 0) output = 0.3 + 0.7 * ramp(mean_out, o_.min_mean_output_tokens / 2, o_.min_mean_output_tokens * 2);
+  // The evidence is what the client has reached, not only its recent pace: a pool worked through
+  // a second time (fewer new topics now) has still covered thousands of topics at a high rate.
+  const double lifetime_rate = s.prompts ? distinct / s.prompts : 0;
+  const double rate = std::max<double>(s.new_rate, lifetime_rate);
   r.score = ramp(distinct, o_.distinct_start, o_.distinct_full) *
-            ramp(s.new_rate, 0.15, o_.new_rate_full) * ramp(entropy, 0.5, 0.8) * output;
+            ramp(rate, 0.15, o_.new_rate_full) * ramp(entropy, 0.5, 0.8) * output;
   if (r.score > 0) {
-    r.reason = format("reached ~%.0f topics in %u prompts (%.2f new topics a prompt, topic entropy %.2f)",
-                      distinct, s.prompts, s.new_rate, entropy);
+    r.reason = format("reached ~%.0f topics in %u prompts (%.2f new topics a prompt, %.2f lately; topic entropy %.2f)",
+                      distinct, s.prompts, lifetime_rate, s.new_rate, entropy);
     if (mean_out >= 0) r.reason += format(", answers of %.0f tokens on average", mean_out);
   }
   return r;

@@ -204,7 +204,9 @@ class engine::impl {
         continue;
       }
       held_[keep++] = held_[i];
-      if (now_ - c.st.last_score_ts >= refresh) rescore(c, now_);
+      // Only evidence that still reaches the watermark threshold is held: a client kept flagged
+      // by hysteresis alone is left to the policy's decay.
+      if (now_ - c.st.last_score_ts >= refresh && c.risk >= o_.scoring.watermark_at) rescore(c, now_);
     }
     held_.resize(keep);
   }
@@ -219,7 +221,8 @@ class engine::impl {
     // A client still within the idle hold is scored as of now, as hold_idle() would.
     const micros idle_max = seconds_to_micros(o_.scoring.hold_idle_seconds);
     for (auto& c : sorted_clients()) {
-      const bool hold = c->held && o_.scoring.hold_idle_seconds > 0 && now_ - c->st.facts.last_ts < idle_max;
+      const bool hold = c->held && o_.scoring.hold_idle_seconds > 0 && now_ - c->st.facts.last_ts < idle_max &&
+                        c->risk >= o_.scoring.watermark_at;
       rescore(*c, hold ? now_ : std::max(c->st.facts.last_ts, c->st.last_score_ts));
     }
   }

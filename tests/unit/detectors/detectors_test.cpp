@@ -310,6 +310,57 @@ TEST(Conversation, SingleTurnSweepVersusGrowingConversations) {
   EXPECT_LT(chat.stateless_share(), 0.2);
 }
 
+// A retrieval backend's embedding calls have no turns and generate nothing: they must not make its
+// conversations look like stateless querying.
+TEST(Conversation, EmbeddingsCountNeitherWay) {
+  conversation_options o;
+  conversation_detector det(o);
+  harness h;
+  conversation_state chat;
+  for (const auto& turns : conversation_turns(100)) {
+    auto ev = testing::chat_event("c", day0, turns);
+    det.update(chat, h.view(ev), h.pop);
+    pb::QueryEvent emb;
+    emb.set_client_id("c");
+    emb.set_route("/v1/embeddings");
+    emb.set_prompt_text(turns.back().content);
+    det.update(chat, h.view(emb), h.pop);
+  }
+  EXPECT_EQ(chat.requests, 100u);
+  EXPECT_LT(chat.stateless_share(), 0.2);
+}
+
+// Coverage keeps what a client has reached: working through a pool again (few new topics lately)
+// does not erase thousands of topics covered, while a client asking about a few topics never scores.
+TEST(Coverage, KeepsTheTopicsReachedWhenThePaceDrops) {
+  coverage_options o;
+  coverage_detector det(o);
+  harness h;
+  coverage_state sweep, narrow;
+  const auto qs = shuffled_questions(3000, 41);
+  for (const auto& q : qs) {
+    auto ev = single("s", day0, q);
+    det.update(sweep, h.view(ev), h.pop);
+  }
+  for (int pass = 0; pass < 3; ++pass) {  // the same 300 questions again: no new topics lately
+    for (std::size_t i = 0; i < 300; ++i) {
+      auto ev = single("s", day0, qs[i]);
+      det.update(sweep, h.view(ev), h.pop);
+    }
+  }
+  for (std::size_t i = 0; i < 3900; ++i) {
+    auto ev = single("n", day0, qs[i % 20]);
+    det.update(narrow, h.view(ev), h.pop);
+  }
+  client_facts f;
+  f.events = 3900;
+  f.usage_events = 3900;
+  f.completion_tokens = 3900 * 600;
+  EXPECT_LT(sweep.new_rate, 0.15);
+  EXPECT_GT(det.score(sweep, h.pop, f).score, 0.5) << det.score(sweep, h.pop, f).reason;
+  EXPECT_EQ(det.score(narrow, h.pop, f).score, 0.0);
+}
+
 TEST(Extraction, LogitBiasProbesScoreAndOrdinaryRequestsDoNot) {
   extraction_options o;
   extraction_detector det(o);
