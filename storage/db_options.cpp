@@ -89,6 +89,14 @@ rocksdb::ColumnFamilyOptions base_family(const storage_options& o,
   // software; XXH3 checks blocks as well at a fraction of the cost. Files
   // written with CRC32c before stay readable: the type is recorded per file.
   t.checksum = rocksdb::kXXH3;
+  // Index and filter blocks live in the block cache (high priority, the
+  // newest level pinned) instead of on the heap for every open file, so the
+  // store's memory is bounded by block_cache_mb and the memtables however
+  // much history it holds; otherwise they grow with the data, about 2.5 GB
+  // per billion events.
+  t.cache_index_and_filter_blocks = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
   if (prefix_bloom) {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     t.whole_key_filtering = false;  // events are read by range, never probed for absence
