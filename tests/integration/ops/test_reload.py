@@ -155,6 +155,24 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(js["policy"]["mode"], "enforce")
         self.assertTrue(self.wait_log(lambda l: l.get("msg") == "config reloaded"))
 
+    def test_a_changed_limit_decides_the_next_request(self):
+        # No base limit: five requests in a row pass. After a reload that sets
+        # one request a minute, the same client's next request but one is
+        # refused with the rate-limit headers; a held stream is not cut.
+        self.start({"mode": "enforce"})
+        for _ in range(5):
+            self.assertEqual(chat(self.gw, LATER).status, 200)
+        t, out = self.held_stream(BYSTANDER)
+        self.gw.config["policy"]["rate_limits"] = {"base": {"requests_per_minute": 1}}
+        self.write()
+        self.assertEqual(self.admin.reload(), (200, {"ok": True}))
+        statuses = [chat(self.gw, LATER).status for _ in range(3)]
+        self.assertEqual(statuses.count(429), 2, statuses)
+        r = chat(self.gw, LATER)
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.headers.get("x-ratelimit-limit-requests"), "1")
+        self.finish_stream(t, out)
+
     def test_sighup_applies_a_deny_entry(self):
         self.start({"mode": "enforce"})
         self.assertEqual(chat(self.gw, LATER).status, 200)
