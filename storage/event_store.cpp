@@ -143,7 +143,7 @@ status event_store::open() {
   if (!options_.enabled) return status::ok();
   status s = open_db(false, "");
   if (!s) return s;
-  queue_ = std::make_unique<event_queue<pb::QueryEvent>>(options_.queue_capacity);
+  queue_ = std::make_unique<event_queue<encoded_event>>(options_.queue_capacity);
   {
     std::lock_guard lk(mu_);
     stop_ = false;
@@ -217,7 +217,20 @@ void event_store::close() {
 bool event_store::append(pb::QueryEvent&& e) noexcept {
   if (!options_.enabled) return true;  // recording is off by configuration: not a drop
   if (!accepting_.load(std::memory_order_acquire)) return false;
-  if (!queue_->try_push(e)) {
+  // Full already: drop before spending the encoding on it.
+  if (queue_->size_approx() >= queue_->capacity()) {
+    metrics_.dropped_queue_full->Increment();
+    return false;
+  }
+  // Encoded here, on the caller's thread (encoded_event.h). The thread-local
+  // buffers come back from the queue with the capacity of an earlier event.
+  thread_local encoded_event encoded;
+  sanitize_utf8(e);
+  encoded.ts = e.ts_micros();
+  encoded.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
+  assign_event_key(encoded.key, e.client_id(), encoded.ts, encoded.seq);
+  e.SerializeToString(&encoded.value);
+  if (!queue_->try_push(encoded)) {
     metrics_.dropped_queue_full->Increment();
     return false;
   }
@@ -291,7 +304,7 @@ void event_store::writer_loop() {
 
 std::size_t event_store::drain_once() {
   if (queue_->size_approx() == 0) return 0;
-  pb::QueryEvent ev;
+  if (staged_.empty()) staged_.resize(1);
   if (degraded_.load()) {
     // RocksDB stops writing after a background error until it is resumed.
     // Its own recovery is off (db_options.h), so that recovery follows our
@@ -299,7 +312,7 @@ std::size_t event_store::drain_once() {
     const status r = recover();
     if (!r) {
       std::size_t n = 0;
-      while (n < options_.max_batch_events && queue_->try_pop(ev)) ++n;
+      while (n < options_.max_batch_events && queue_->try_pop(staged_[0])) ++n;
       metrics_.write_errors->Increment();
       metrics_.dropped_write_error->Increment(static_cast<double>(n));
       mark_degraded(r.message());
@@ -311,33 +324,33 @@ std::size_t event_store::drain_once() {
   if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
   rocksdb::WriteBatch& batch = *batch_;
   batch.Clear();
+  // Popping swaps the buffers of the last batch's events back into the queue.
   std::size_t n = 0;
-  std::uint64_t seq = next_seq_.load(std::memory_order_relaxed);
-  while (n < options_.max_batch_events && queue_->try_pop(ev)) {
-    sanitize_utf8(ev);
+  while (n < options_.max_batch_events) {
     if (staged_.size() <= n) staged_.emplace_back();
-    auto& [ekey, value] = staged_[n];
-    ekey = event_key(ev.client_id(), ev.ts_micros(), seq);
-    ev.SerializeToString(&value);
-    batch.Put(time_cf_, time_key(ev.ts_micros(), seq), ekey);  // in time order already
-    ++seq;
+    if (!queue_->try_pop(staged_[n])) break;
     ++n;
-    // Free the event here rather than hand its buffers back through the
-    // queue: the next try_push would give them to the caller to free.
-    ev = pb::QueryEvent();
   }
   if (n == 0) return 0;
   // Events of many clients arrive interleaved. Sorted, each memtable insert
   // starts its skip-list search where the last one ended, instead of from the
-  // top: the inserts were the writer's largest cost.
+  // top: the inserts were the writer's largest cost. Keys are compared by
+  // their first 8 bytes (length and start of the client id) first.
   order_.resize(n);
-  for (std::uint32_t i = 0; i < n; ++i) order_[i] = i;
-  std::sort(order_.begin(), order_.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return staged_[a].first < staged_[b].first; });
-  for (const std::uint32_t i : order_) batch.Put(events_cf_, staged_[i].first, staged_[i].second);
-  next_seq_.store(seq, std::memory_order_relaxed);
+  prefix_.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    order_[i] = i;
+    prefix_[i] = get_be64(staged_[i].key.data());  // an events key has >= 17 bytes
+  }
+  std::sort(order_.begin(), order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    if (prefix_[a] != prefix_[b]) return prefix_[a] < prefix_[b];
+    return staged_[a].key < staged_[b].key;
+  });
+  for (const std::uint32_t i : order_) batch.Put(events_cf_, staged_[i].key, staged_[i].value);
+  time_index_.put(staged_.data(), n, batch, time_cf_);
+  // Every sequence number in this batch was taken before this load.
   std::string seq_value;
-  put_be64(seq_value, seq);
+  put_be64(seq_value, next_seq_.load(std::memory_order_relaxed));
   batch.Put(handles_[0], next_seq_key, seq_value);
 
   rocksdb::WriteOptions wo;

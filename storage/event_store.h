@@ -3,9 +3,10 @@
 //
 //   events          every QueryEvent, keyed client first (keys.h), so one
 //                   client's history is one range scan
-//   events_by_time  a time-ordered index (ts, seq -> events key), so a time
-//                   range across all clients (export, retention) reads only
-//                   that range instead of the whole log
+//   events_by_time  a time-ordered index (time_index.h: one entry per batch
+//                   and second of event time, listing its events keys), so a
+//                   time range across all clients (export, retention) reads
+//                   only that range instead of the whole log
 //   clients         one ClientRecord per client: verdicts and detector state
 //                   that survive restarts
 //   audit           every verdict change with its reasons
@@ -14,7 +15,9 @@
 //
 // Writes leave the caller through a bounded lock-free queue (event_queue.h) to
 // one writer thread that commits a WriteBatch every flush_interval_ms, or as
-// soon as max_batch_events wait. The WAL is on (no fsync per batch): a killed
+// soon as max_batch_events wait. append() encodes the event (key, protobuf)
+// on the caller's thread (encoded_event.h), so the one writer thread only
+// sorts and commits. The WAL is on (no fsync per batch): a killed
 // process loses nothing that was committed; a power cut may lose the last
 // moments. A full queue drops the event and counts it; append() never waits.
 //
@@ -43,10 +46,12 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "proto/query_event.pb.h"
+#include "storage/encoded_event.h"
 #include "storage/event_queue.h"
 #include "storage/retention.h"
 #include "storage/storage_metrics.h"
 #include "storage/storage_options.h"
+#include "storage/time_index.h"
 
 namespace prometheus {
 class Registry;
@@ -114,8 +119,10 @@ class event_store {
   void close();
   bool is_open() const;
 
-  // Hands an event to the writer. Never blocks; false when the event was
-  // dropped (queue full: counted) or the store is not open for writing.
+  // Encodes an event and hands it to the writer. Never blocks; false when the
+  // event was dropped (queue full: counted) or the store is not open for
+  // writing. `e` is not taken (the caller frees it): only its invalid UTF-8,
+  // if any, is replaced in place.
   bool append(pb::QueryEvent&& e) noexcept;
   // Returns once every event appended before the call is committed or
   // dropped; unavailable (with the reason) while degraded.
@@ -196,15 +203,19 @@ class event_store {
   bool read_only_ = false;
   std::string temp_work_dir_;
 
-  std::unique_ptr<event_queue<pb::QueryEvent>> queue_;
+  std::unique_ptr<event_queue<encoded_event>> queue_;
   std::atomic<bool> accepting_{false};
   std::atomic<bool> wake_pending_{false};
+  // Taken by append() (events) and append_audit(); saved with every batch.
   std::atomic<std::uint64_t> next_seq_{0};
-  // The writer thread's batch under construction: event keys and values, kept
-  // between batches so that their buffers are reused, and the sorted order.
-  std::vector<std::pair<std::string, std::string>> staged_;
-  std::unique_ptr<rocksdb::WriteBatch> batch_;  // cleared, not freed, between commits
+  // The writer thread's batch under construction: the events popped, kept
+  // between batches so that their buffers go back to the queue, their keys'
+  // first 8 bytes and the sorted order.
+  std::vector<encoded_event> staged_;
+  std::vector<std::uint64_t> prefix_;
   std::vector<std::uint32_t> order_;
+  time_index_writer time_index_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;  // cleared, not freed, between commits
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable wake_cv_;

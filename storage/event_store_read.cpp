@@ -11,6 +11,7 @@
 
 #include "storage/event_store.h"
 #include "storage/keys.h"
+#include "storage/time_index.h"
 
 namespace dg::storage {
 namespace {
@@ -154,7 +155,9 @@ status event_store::scan_time(micros since, micros until, const event_callback& 
   if (db_ == nullptr) return not_open();
   since = std::max(since, expired_before());
   if (since >= until) return status::ok();
-  const std::string lower = time_key(since, 0);
+  // The entry of since's bucket may list events from before `since`: the
+  // merger skips them.
+  const std::string lower = time_key(time_bucket_start(since), 0);
   const std::string upper = time_key(until, 0);
   rocksdb::ReadOptions ro;
   const rocksdb::Slice lo(lower), up(upper);
@@ -162,39 +165,50 @@ status event_store::scan_time(micros since, micros until, const event_callback& 
   ro.iterate_upper_bound = &up;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, time_cf_));
 
-  // The index gives event keys in time order; fetch their values a chunk at a
-  // time with MultiGet (sorted lookups share index and data blocks).
+  // The index gives event keys in time order (time_index.h); fetch their
+  // values a chunk at a time with MultiGet (sorted lookups share index and
+  // data blocks).
   constexpr std::size_t chunk = 512;
-  std::vector<std::string> keys;
-  keys.reserve(chunk);
+  time_index_merger merger(since, until);
+  std::vector<std::string> ready;
   bool go_on = true;
   auto fetch = [&]() -> status {
-    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-    std::vector<rocksdb::PinnableSlice> values(keys.size());
-    std::vector<rocksdb::Status> statuses(keys.size());
-    db_->MultiGet(rocksdb::ReadOptions(), events_cf_, keys.size(), slices.data(), values.data(),
-                  statuses.data(), /*sorted_input=*/false);
-    for (std::size_t i = 0; i < keys.size() && go_on; ++i) {
-      if (statuses[i].IsNotFound()) continue;  // deleted by retention meanwhile
-      if (!statuses[i].ok()) return from_rocksdb(statuses[i], "storage: reading an event");
-      pb::QueryEvent e;
-      if (!e.ParseFromArray(values[i].data(), static_cast<int>(values[i].size()))) {
-        return status::corruption("storage: unreadable event");
+    for (std::size_t from = 0; from < ready.size() && go_on; from += chunk) {
+      const std::size_t n = std::min(chunk, ready.size() - from);
+      std::vector<rocksdb::Slice> slices(ready.begin() + static_cast<std::ptrdiff_t>(from),
+                                         ready.begin() + static_cast<std::ptrdiff_t>(from + n));
+      std::vector<rocksdb::PinnableSlice> values(n);
+      std::vector<rocksdb::Status> statuses(n);
+      db_->MultiGet(rocksdb::ReadOptions(), events_cf_, n, slices.data(), values.data(),
+                    statuses.data(), /*sorted_input=*/false);
+      for (std::size_t i = 0; i < n && go_on; ++i) {
+        if (statuses[i].IsNotFound()) continue;  // deleted by retention meanwhile
+        if (!statuses[i].ok()) return from_rocksdb(statuses[i], "storage: reading an event");
+        pb::QueryEvent e;
+        if (!e.ParseFromArray(values[i].data(), static_cast<int>(values[i].size()))) {
+          return status::corruption("storage: unreadable event");
+        }
+        go_on = cb(std::move(e));
       }
-      go_on = cb(std::move(e));
     }
-    keys.clear();
+    ready.clear();
     return status::ok();
   };
   for (it->Seek(lo); it->Valid() && go_on; it->Next()) {
-    keys.emplace_back(it->value().data(), it->value().size());
-    if (keys.size() == chunk) {
+    const auto key_time = parse_time_key(std::string_view(it->key().data(), it->key().size()));
+    if (!key_time) return status::corruption("storage: unreadable time index key");
+    merger.release_before(*key_time, ready);
+    if (ready.size() >= chunk) {
       if (status s = fetch(); !s) return s;
+    }
+    if (!merger.add(std::string_view(it->value().data(), it->value().size()))) {
+      return status::corruption("storage: unreadable time index entry");
     }
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "storage: scanning by time");
-  if (go_on && !keys.empty()) return fetch();
-  return status::ok();
+  if (!go_on) return status::ok();
+  merger.release_all(ready);
+  return fetch();
 }
 
 status event_store::run_retention() {
@@ -203,6 +217,10 @@ status event_store::run_retention() {
   if (read_only_) return status::invalid_argument("storage: opened read-only");
   const micros cutoff = expired_before();
   cutoff_->advance_to(cutoff);
+  // Every entry below the cutoff may list expired events; those wholly
+  // expired (time_index.h) go themselves afterwards. The entries of the
+  // cutoff's own bucket stay, and their expired events are deleted again
+  // next time (a second of events at most).
   const std::string upper = time_key(cutoff, 0);
   rocksdb::ReadOptions ro;
   const rocksdb::Slice up(upper);
@@ -210,28 +228,31 @@ status event_store::run_retention() {
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, time_cf_));
   rocksdb::WriteBatch batch;
-  std::size_t deleted = 0;
   rocksdb::WriteOptions wo;
+  rocksdb::Status s;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    batch.Delete(events_cf_, it->value());
+    const bool listed = for_each_indexed_key(
+        std::string_view(it->value().data(), it->value().size()), [&](std::string_view key) {
+          const auto p = parse_event_key(key);
+          if (p && p->ts < cutoff) batch.Delete(events_cf_, rocksdb::Slice(key.data(), key.size()));
+        });
+    if (!listed) return status::corruption("storage: unreadable time index entry");
     if (batch.Count() >= retention_batch) {
-      const rocksdb::Status s = db_->Write(wo, &batch);
+      s = db_->Write(wo, &batch);
       if (!s.ok()) return from_rocksdb(s, "storage: retention");
-      deleted += batch.Count();
       batch.Clear();
       std::this_thread::yield();
     }
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "storage: retention scan");
   if (batch.Count() > 0) {
-    const rocksdb::Status s = db_->Write(wo, &batch);
+    s = db_->Write(wo, &batch);
     if (!s.ok()) return from_rocksdb(s, "storage: retention");
-    deleted += batch.Count();
   }
-  // The index is time ordered: its expired part is one range tombstone.
-  const rocksdb::Status s = db_->DeleteRange(wo, time_cf_, rocksdb::Slice(), up);
+  // The index is time ordered: its wholly expired part is one range tombstone.
+  const std::string expired = time_key(time_index_expired_before(cutoff), 0);
+  s = db_->DeleteRange(wo, time_cf_, rocksdb::Slice(), expired);
   if (!s.ok()) return from_rocksdb(s, "storage: retention");
-  (void)deleted;
   return status::ok();
 }
 

@@ -27,10 +27,18 @@ std::string client_prefix(std::string_view client_id) {
 }
 
 std::string event_key(std::string_view client_id, micros ts, std::uint64_t seq) {
-  std::string k = client_prefix(client_id);
-  put_be64(k, ts_to_ordered(ts));
-  put_be64(k, seq);
+  std::string k;
+  assign_event_key(k, client_id, ts, seq);
   return k;
+}
+
+void assign_event_key(std::string& out, std::string_view client_id, micros ts, std::uint64_t seq) {
+  if (client_id.size() > max_client_id_bytes) client_id = client_id.substr(0, max_client_id_bytes);
+  out.clear();
+  out.push_back(static_cast<char>(client_id.size()));
+  out.append(client_id);
+  put_be64(out, ts_to_ordered(ts));
+  put_be64(out, seq);
 }
 
 std::string time_key(micros ts, std::uint64_t seq) {

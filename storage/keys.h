@@ -1,7 +1,7 @@
 // keys: how events, clients and audit entries are laid out in RocksDB keys.
 //
 //   events          [len:1][client id:len][ts:8][seq:8]  -> QueryEvent
-//   events_by_time  [ts:8][seq:8]                        -> events key
+//   events_by_time  [bucket ts:8][seq:8]  -> events keys (time_index.h)
 //   audit           [len:1][client id:len][ts:8][seq:8]  -> AuditEntry
 //   clients         [client id]                          -> ClientRecord
 //
@@ -30,6 +30,15 @@ inline constexpr std::size_t max_client_id_bytes = 255;
 std::string client_prefix(std::string_view client_id);
 // [len][client id][ts][seq].
 std::string event_key(std::string_view client_id, micros ts, std::uint64_t seq);
+// The same, written over `out` (its buffer reused: append() runs per event).
+void assign_event_key(std::string& out, std::string_view client_id, micros ts, std::uint64_t seq);
+// The length of the events key that starts at key[0] (one byte of client
+// length, the client id, ts and seq), or 0 when fewer bytes than that remain.
+inline std::size_t event_key_size(std::string_view key) {
+  if (key.empty()) return 0;
+  const std::size_t n = 1 + static_cast<unsigned char>(key[0]) + 16;
+  return n <= key.size() ? n : 0;
+}
 // [ts][seq].
 std::string time_key(micros ts, std::uint64_t seq);
 

@@ -1,6 +1,7 @@
 #include "storage/retention.h"
 
 #include "storage/keys.h"
+#include "storage/time_index.h"
 
 namespace dg::storage {
 
@@ -10,8 +11,9 @@ bool expiry_filter::Filter(int /*level*/, const rocksdb::Slice& key,
   const std::string_view k(key.data(), key.size());
   const micros cutoff = cutoff_->get();
   if (layout_ == key_layout::time_first) {
+    // An index entry lists up to a bucket of events from its key time on.
     const auto ts = parse_time_key(k);
-    return ts && *ts < cutoff;
+    return ts && *ts < time_index_expired_before(cutoff);
   }
   const auto p = parse_event_key(k);
   return p && p->ts < cutoff;
