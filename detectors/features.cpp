@@ -47,21 +47,23 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   out.set_version(version);
   out.set_seed(seed_);
   const std::string& raw = ev.prompt_text();
-  normalise_text(raw, normalised_);
-  split_words(normalised_, seed_, words_, max_words);
-  out.set_char_count(static_cast<std::uint32_t>(normalised_.size()));
+  const token_counts counts = tokeniser_.split(raw, seed_, words_, max_words);
+  out.set_char_count(static_cast<std::uint32_t>(counts.chars));
   out.set_system_prompt_chars(static_cast<std::uint32_t>(ev.system_prompt().size()));
   out.set_word_count(static_cast<std::uint32_t>(words_.size()));
-  out.set_text_hash(word_hash(normalised_, seed_ ^ 0x74657874ULL));
+  // The normalised text's hash, chained over its words' hashes (equal texts, equal hashes).
+  std::uint64_t text_hash = seed_ ^ 0x74657874ULL ^ (counts.words * 0x9e3779b97f4a7c15ULL);
+  for (const auto& w : words_) text_hash = std::rotl((text_hash ^ w.hash) * 0x9fb21c651e98df25ULL, 29);
+  out.set_text_hash(mix64(text_hash) | 1u);
 
   // 3-word shingles (the words themselves for shorter prompts).
-  shingles64_.clear();
   if (words_.size() < 3) {
-    for (const auto& w : words_) shingles64_.push_back(w.hash);
+    shingles64_.resize(words_.size());
+    for (std::size_t i = 0; i < words_.size(); ++i) shingles64_[i] = words_[i].hash;
   } else {
+    shingles64_.resize(words_.size() - 2);
     for (std::size_t i = 0; i + 2 < words_.size(); ++i) {
-      shingles64_.push_back(mix64(words_[i].hash ^ std::rotl(words_[i + 1].hash, 21) ^
-                                  std::rotl(words_[i + 2].hash, 42)));
+      shingles64_[i] = mix64(words_[i].hash ^ std::rotl(words_[i + 1].hash, 21) ^ std::rotl(words_[i + 2].hash, 42));
     }
   }
   shingles32_.resize(shingles64_.size());

@@ -16,6 +16,7 @@
 #include "detectors/minhash.h"
 #include "detectors/reasoning_markers.h"
 #include "detectors/text_normalise.h"
+#include "detectors/tokeniser.h"
 #include "proto/query_event.pb.h"
 
 namespace dg {
@@ -32,7 +33,8 @@ class feature_extractor {
   // Bumped when a feature's definition changes (stored features of another version are recomputed
   // when the text is there, and used as they are otherwise).
   // 2: the skeleton's tail is read from the last 160 bytes of a long prompt.
-  static constexpr std::uint32_t version = 2;
+  // 3: the text hash is chained over word hashes; the n-gram sketch is the 16 smallest distinct values.
+  static constexpr std::uint32_t version = 3;
 
   explicit feature_extractor(std::uint64_t seed);
 
@@ -57,7 +59,7 @@ class feature_extractor {
   std::array<std::uint64_t, 2 * topic_bands> topic_xor_{};
   std::array<std::uint64_t, 2 * topic_bands> topic_mul_{};
   // Scratch, reused across events.
-  std::string normalised_;
+  tokeniser tokeniser_;
   std::vector<word> words_;
   std::vector<std::uint64_t> shingles64_;
   std::vector<std::uint32_t> shingles32_;

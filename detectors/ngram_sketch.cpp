@@ -1,31 +1,68 @@
 #include "detectors/ngram_sketch.h"
 
 #include <algorithm>
+#include <array>
 
 namespace dg::detectors {
+namespace {
 
-void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
-                       std::vector<std::uint32_t>& scratch) {
+// Every candidate sorted: the definition, for the rare prompt whose values repeat too much for the
+// bounded pass.
+void make_ngram_sketch_exact(std::span<const word> words, std::vector<std::uint32_t>& out,
+                             std::vector<std::uint32_t>& scratch) {
   scratch.clear();
   for (std::size_t i = 0; i < words.size(); ++i) {
-    bool content = !words[i].common;
+    const bool content = !words[i].common;
     if (content) scratch.push_back(static_cast<std::uint32_t>(words[i].hash >> 32));
-    if (i + 1 < words.size()) {
-      // Bigrams of two function words ("of the") say nothing about a prompt: skip them.
-      if (!content && words[i + 1].common) continue;
+    if (i + 1 < words.size() && (content || !words[i + 1].common)) {
       scratch.push_back(static_cast<std::uint32_t>(mix64(words[i].hash * 3 + words[i + 1].hash) >> 32));
     }
-  }
-  // Bottom-k: partition out a few more than k smallest (duplicates), then sort just those.
-  constexpr std::size_t keep = 2 * ngram_sketch_size;
-  if (scratch.size() > keep) {
-    std::nth_element(scratch.begin(), scratch.begin() + keep, scratch.end());
-    scratch.resize(keep);
   }
   std::sort(scratch.begin(), scratch.end());
   scratch.erase(std::unique(scratch.begin(), scratch.end()), scratch.end());
   if (scratch.size() > ngram_sketch_size) scratch.resize(ngram_sketch_size);
   out.assign(scratch.begin(), scratch.end());
+}
+
+}  // namespace
+
+void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
+                       std::vector<std::uint32_t>& scratch) {
+  // Every candidate value: content-word unigrams and bigrams (bigrams of two function words, "of
+  // the", say nothing about a prompt and are skipped).
+  scratch.resize(2 * words.size());
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const bool content = !words[i].common;
+    scratch[n] = static_cast<std::uint32_t>(words[i].hash >> 32);
+    n += content;
+    if (i + 1 < words.size()) {
+      scratch[n] = static_cast<std::uint32_t>(mix64(words[i].hash * 3 + words[i + 1].hash) >> 32);
+      n += content || !words[i + 1].common;
+    }
+  }
+  // The values are uniform hashes, so the smallest k lie below about k / n of the range: keep
+  // those below a bound with room for duplicates (without branches), sort the few kept, and fall
+  // back to sorting everything only when too few distinct values made it under the bound.
+  std::size_t kept = n;
+  if (n > 4 * ngram_sketch_size) {
+    const std::uint64_t bound = (std::uint64_t{1} << 32) * (3 * ngram_sketch_size) / n;
+    kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t v = scratch[i];
+      scratch[kept] = v;
+      kept += v < bound;
+    }
+  }
+  std::sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept));
+  std::size_t distinct = static_cast<std::size_t>(
+      std::unique(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept)) - scratch.begin());
+  if (distinct < ngram_sketch_size && kept < n) {
+    // Too few under the bound (many repeats): recompute without it.
+    make_ngram_sketch_exact(words, out, scratch);
+    return;
+  }
+  out.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(std::min(distinct, ngram_sketch_size)));
 }
 
 double sketch_kernel(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b) {
@@ -40,23 +77,97 @@ double sketch_kernel(std::span<const std::uint32_t> a, std::span<const std::uint
   return static_cast<double>(common) / static_cast<double>(denom);
 }
 
+namespace {
+
+// Two sketches' kernel is the sum, over the values they share, of 1 / max(|a|, |b|); two empty
+// sketches count 1. So the sums over all pairs are taken from the values: every (value, sketch)
+// entry sorted by value, and only sketches in one run of an equal value are paired. Random prompts
+// share few values, so this visits far fewer pairs than comparing every sketch with every other.
+struct entry {
+  std::uint32_t value;
+  std::uint16_t sketch;
+  std::uint8_t size;
+  std::uint8_t side;  // 0: x, 1: y
+  bool operator<(const entry& o) const { return value < o.value; }
+};
+
+std::vector<entry>& entries_scratch() {
+  thread_local std::vector<entry> e;
+  e.clear();
+  return e;
+}
+
+void add_entries(std::vector<entry>& out, std::span<const std::span<const std::uint32_t>> sample,
+                 std::uint8_t side, std::size_t& empty) {
+  for (std::size_t i = 0; i < sample.size(); ++i) {
+    const auto& sk = sample[i];
+    if (sk.empty()) ++empty;
+    const auto size = static_cast<std::uint8_t>(std::min<std::size_t>(sk.size(), 255));
+    for (std::uint32_t v : sk) out.push_back({v, static_cast<std::uint16_t>(i), size, side});
+  }
+}
+
+inline double pair_weight(const entry& a, const entry& b) { return 1.0 / std::max(a.size, b.size); }
+
+// The kernel summed over distinct pairs within x.
+double sum_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
+  auto& e = entries_scratch();
+  std::size_t empty = 0;
+  add_entries(e, x, 0, empty);
+  std::sort(e.begin(), e.end());
+  double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2;
+  for (std::size_t a = 0; a < e.size();) {
+    std::size_t b = a + 1;
+    while (b < e.size() && e[b].value == e[a].value) ++b;
+    for (std::size_t i = a; i < b; ++i)
+      for (std::size_t j = i + 1; j < b; ++j)
+        if (e[i].sketch != e[j].sketch) sum += pair_weight(e[i], e[j]);
+    a = b;
+  }
+  return sum;
+}
+
+// The kernel summed over every pair of one sketch of x and one of y (cross), and over distinct
+// pairs within x (self), from one sort.
+void sum_kernels(std::span<const std::span<const std::uint32_t>> x,
+                 std::span<const std::span<const std::uint32_t>> y, double& self, double& cross) {
+  auto& e = entries_scratch();
+  std::size_t empty_x = 0, empty_y = 0;
+  add_entries(e, x, 0, empty_x);
+  add_entries(e, y, 1, empty_y);
+  std::sort(e.begin(), e.end());
+  cross = static_cast<double>(empty_x) * static_cast<double>(empty_y);
+  self = static_cast<double>(empty_x) * static_cast<double>(empty_x - (empty_x > 0)) / 2;
+  for (std::size_t a = 0; a < e.size();) {
+    std::size_t b = a + 1;
+    while (b < e.size() && e[b].value == e[a].value) ++b;
+    for (std::size_t i = a; i < b; ++i) {
+      if (e[i].side != 0) continue;
+      for (std::size_t j = a; j < b; ++j) {
+        if (e[j].side == 1) cross += pair_weight(e[i], e[j]);
+        else if (j > i && e[j].sketch != e[i].sketch) self += pair_weight(e[i], e[j]);
+      }
+    }
+    a = b;
+  }
+}
+
+}  // namespace
+
 double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   const std::size_t m = x.size();
   if (m < 2) return 0;
-  double k = 0;
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t j = i + 1; j < m; ++j) k += sketch_kernel(x[i], x[j]);
-  return 2 * k / (static_cast<double>(m) * static_cast<double>(m - 1));
+  return 2 * sum_self_kernel(x) / (static_cast<double>(m) * static_cast<double>(m - 1));
 }
 
 double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x,
                     std::span<const std::span<const std::uint32_t>> y, double y_self_kernel) {
   const std::size_t m = x.size(), n = y.size();
   if (m < 2 || n < 2) return 0;
-  double kxy = 0;
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t j = 0; j < n; ++j) kxy += sketch_kernel(x[i], y[j]);
-  return mean_self_kernel(x) + y_self_kernel - 2 * kxy / (static_cast<double>(m) * static_cast<double>(n));
+  double kxx = 0, kxy = 0;
+  sum_kernels(x, y, kxx, kxy);
+  return 2 * kxx / (static_cast<double>(m) * static_cast<double>(m - 1)) + y_self_kernel -
+         2 * kxy / (static_cast<double>(m) * static_cast<double>(n));
 }
 
 double mmd2(std::span<const std::span<const std::uint32_t>> x,

@@ -15,7 +15,7 @@ namespace dg::detectors {
 
 inline constexpr std::size_t ngram_sketch_size = 16;
 
-// Sorted, distinct, at most ngram_sketch_size values.
+// The ngram_sketch_size smallest distinct values (fewer for a short prompt), sorted.
 void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
                        std::vector<std::uint32_t>& scratch);
 

@@ -3,44 +3,66 @@
 #include <array>
 
 namespace dg::detectors {
+
 namespace {
 
-// expand[b]: byte b spread into eight bytes of 0 or 1, so eight counters are added at once.
-constexpr std::array<std::uint64_t, 256> make_expand() {
-  std::array<std::uint64_t, 256> t{};
-  for (unsigned b = 0; b < 256; ++b) {
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>((b >> i) & 1u) << (8 * i);
-    t[b] = v;
+constexpr std::size_t planes = 40;  // counts up to 2^40
+using counters = std::array<std::uint64_t, planes>;
+
+// Adds v, weighted 2^level, to the 64 bit-sliced counters.
+inline void add_at(counters& plane, std::uint64_t v, std::size_t level) {
+  for (std::size_t l = level; v != 0 && l < planes; ++l) {
+    const std::uint64_t carry = plane[l] & v;
+    plane[l] ^= v;
+    v = carry;
   }
-  return t;
 }
-constexpr auto expand = make_expand();
+
+// Carry-save adder: a + b + c = 2 * high + low, bit by bit.
+inline void csa(std::uint64_t& high, std::uint64_t& low, std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+  const std::uint64_t u = a ^ b;
+  high = (a & b) | (u & c);
+  low = u ^ c;
+}
 
 }  // namespace
 
 std::uint64_t simhash(std::span<const std::uint64_t> shingle_hashes) {
-  std::array<std::uint32_t, 64> counts{};
-  std::array<std::uint64_t, 8> packed{};  // 64 byte-wide counters, flushed before they overflow
-  std::size_t in_packed = 0;
-  auto flush = [&] {
-    for (unsigned j = 0; j < 8; ++j) {
-      for (unsigned i = 0; i < 8; ++i) counts[8 * j + i] += (packed[j] >> (8 * i)) & 0xff;
-      packed[j] = 0;
+  // Bit-sliced counters: plane[l] holds bit l of each of the 64 per-bit counts. Inputs are summed
+  // eight at a time by a carry-save adder tree (Harley and Seal), so the counters, whose carries
+  // ripple far, see one value per eight shingles.
+  counters plane{};
+  std::uint64_t ones = 0, twos = 0, fours = 0;
+  const std::uint64_t* h = shingle_hashes.data();
+  std::size_t n = shingle_hashes.size(), i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t twos_a, twos_b, fours_a, fours_b, eights;
+    csa(twos_a, ones, ones, h[i], h[i + 1]);
+    csa(twos_b, ones, ones, h[i + 2], h[i + 3]);
+    csa(fours_a, twos, twos, twos_a, twos_b);
+    csa(twos_a, ones, ones, h[i + 4], h[i + 5]);
+    csa(twos_b, ones, ones, h[i + 6], h[i + 7]);
+    csa(fours_b, twos, twos, twos_a, twos_b);
+    csa(eights, fours, fours, fours_a, fours_b);
+    add_at(plane, eights, 3);
+  }
+  for (; i < n; ++i) add_at(plane, h[i], 0);
+  add_at(plane, ones, 0);
+  add_at(plane, twos, 1);
+  add_at(plane, fours, 2);
+  // Bit b is set when its count exceeds half the shingles: count >= n / 2 + 1, compared
+  // bit-sliced from the top plane down.
+  const std::uint64_t threshold = n / 2 + 1;
+  std::uint64_t greater = 0, equal = ~0ULL;
+  for (std::size_t l = planes; l-- > 0;) {
+    if (threshold >> l & 1) {
+      equal &= plane[l];
+    } else {
+      greater |= equal & plane[l];
+      equal &= ~plane[l];
     }
-    in_packed = 0;
-  };
-  for (std::uint64_t h : shingle_hashes) {
-    for (unsigned j = 0; j < 8; ++j) packed[j] += expand[(h >> (8 * j)) & 0xff];
-    if (++in_packed == 255) flush();
   }
-  flush();
-  std::uint64_t out = 0;
-  const std::size_t n = shingle_hashes.size();
-  for (unsigned b = 0; b < 64; ++b) {
-    if (2 * static_cast<std::size_t>(counts[b]) > n) out |= 1ULL << b;
-  }
-  return out;
+  return greater | equal;
 }
 
 }  // namespace dg::detectors

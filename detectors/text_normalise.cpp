@@ -153,42 +153,24 @@ bool is_common_word(std::string_view w) {
 }  // namespace dg::detectors
 
 namespace dg::detectors {
-namespace {
 
-// The common words' hashes under one seed: open addressing on the top bits (the hashes are mixed).
-struct common_hash_table {
-  static constexpr unsigned bits = 10;
-  std::uint64_t seed = 0;
-  bool built = false;
-  std::array<std::uint64_t, std::size_t{1} << bits> slots{};  // 0 = empty (word hashes are never 0 here)
-  void build(std::uint64_t s) {
-    seed = s;
-    built = true;
-    slots.fill(0);
-    for (std::string_view w : common_words) {
-      std::uint64_t h = word_hash(w, s);
-      if (h == 0) continue;
-      std::size_t i = static_cast<std::size_t>(h >> (64 - bits));
-      while (slots[i] != 0 && slots[i] != h) i = (i + 1) & (slots.size() - 1);
-      slots[i] = h;
-    }
+void common_hashes::build(std::uint64_t seed) {
+  seed_ = seed;
+  built_ = true;
+  std::fill(std::begin(slots_), std::end(slots_), 0);
+  for (std::string_view w : common_words) {
+    std::uint64_t h = word_hash(w, seed);
+    if (h == 0) continue;
+    std::size_t i = static_cast<std::size_t>(h >> (64 - bits));
+    while (slots_[i] != 0 && slots_[i] != h) i = (i + 1) & (size - 1);
+    slots_[i] = h;
   }
-  bool contains(std::uint64_t h) const {
-    if (h == 0) return false;
-    for (std::size_t i = static_cast<std::size_t>(h >> (64 - bits));; i = (i + 1) & (slots.size() - 1)) {
-      if (slots[i] == h) return true;
-      if (slots[i] == 0) return false;
-    }
-  }
-};
+}
 
-}  // namespace
-
-bool is_common_hash(std::uint64_t h, std::uint64_t seed) {
-  // One table per thread: an analyzer thread uses one seed, so it is built once.
-  thread_local common_hash_table table;
-  if (!table.built || table.seed != seed) table.build(seed);
-  return table.contains(h);
+const common_hashes& common_hashes::for_seed(std::uint64_t seed) {
+  thread_local common_hashes table;
+  if (!table.built_ || table.seed_ != seed) table.build(seed);
+  return table;
 }
 
 }  // namespace dg::detectors

@@ -41,9 +41,32 @@ inline std::uint64_t mix64(std::uint64_t h) {
 // words and the verbs of instructions). The skeleton keeps these; content words are the rest.
 bool is_common_word(std::string_view w);
 
-// The same question asked of a word's hash: whether h == word_hash(w, seed) for a common word w.
-// One probe of a small table of the common words' hashes (built once per seed and thread), for the
-// loops that hash every word anyway. A false yes needs a 64-bit collision.
-bool is_common_hash(std::uint64_t h, std::uint64_t seed);
+// The common words' hashes under one seed, for the loops that hash every word anyway: one probe
+// of a small open-addressed table instead of a string lookup. A false yes needs a 64-bit collision.
+class common_hashes {
+ public:
+  // The table for `seed`, built once per seed and thread (an analyzer thread uses one seed).
+  static const common_hashes& for_seed(std::uint64_t seed);
+  bool contains(std::uint64_t h) const {
+    if (h == 0) return false;
+    for (std::size_t i = static_cast<std::size_t>(h >> (64 - bits));; i = (i + 1) & (size - 1)) {
+      if (slots_[i] == h) return true;
+      if (slots_[i] == 0) return false;
+    }
+  }
+
+ private:
+  static constexpr unsigned bits = 10;
+  static constexpr std::size_t size = std::size_t{1} << bits;
+  void build(std::uint64_t seed);
+  std::uint64_t seed_ = 0;
+  bool built_ = false;
+  std::uint64_t slots_[size] = {};  // 0 = empty (word hashes are never 0 here)
+};
+
+// Whether h == word_hash(w, seed) for a common word w.
+inline bool is_common_hash(std::uint64_t h, std::uint64_t seed) {
+  return common_hashes::for_seed(seed).contains(h);
+}
 
 }  // namespace dg::detectors
