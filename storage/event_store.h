@@ -78,6 +78,8 @@ using client_callback = std::function<bool(pb::ClientRecord&&)>;
 using audit_callback = std::function<bool(pb::AuditEntry&&)>;
 
 inline constexpr micros min_time = INT64_MIN;
+// The name of the writer thread (at most 15 characters, as Linux allows).
+inline constexpr const char* writer_thread_name = "dg-store-writer";
 inline constexpr micros max_time = INT64_MAX;
 
 struct storage_stats {
@@ -176,6 +178,8 @@ class event_store {
   // replays what was written); see the .cpp for why not DB::Resume().
   status recover();
   void writer_loop();
+  // Sets the RocksDB memory gauges. REQUIRES: db_mu_ not held.
+  void update_memory_gauges();
   void retention_loop();
   // Builds and commits one batch from the queue; returns the events taken.
   std::size_t drain_once();

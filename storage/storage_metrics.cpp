@@ -40,6 +40,17 @@ storage_metrics::storage_metrics(prometheus::Registry* registry) {
                   .Help("1 while the event store cannot write (events are being dropped)")
                   .Register(*registry)
                   .Add({});
+  block_cache_bytes = &prometheus::BuildGauge()
+                           .Name("distillguard_storage_block_cache_bytes")
+                           .Help("Bytes in RocksDB's block cache (rocksdb.block-cache-usage)")
+                           .Register(*registry)
+                           .Add({});
+  memtable_bytes = &prometheus::BuildGauge()
+                        .Name("distillguard_storage_memtable_bytes")
+                        .Help("Bytes in RocksDB's memtables, active and not yet flushed, all column "
+                              "families (rocksdb.cur-size-all-mem-tables)")
+                        .Register(*registry)
+                        .Add({});
 }
 
 }  // namespace dg::storage

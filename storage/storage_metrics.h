@@ -6,6 +6,13 @@
 //   distillguard_storage_write_seconds             batch commit latency (histogram)
 //   distillguard_storage_queue_depth               events waiting for the writer
 //   distillguard_storage_degraded                  1 while writes fail
+//   distillguard_storage_block_cache_bytes         RocksDB block cache in use (rocksdb.block-cache-usage)
+//   distillguard_storage_memtable_bytes            RocksDB memtables, all column families, active and
+//                                                  not yet flushed (rocksdb.cur-size-all-mem-tables)
+//
+// The last two explain the store's share of the process's memory: the memtables
+// grow to write_buffer_mb per column family before each flush, the cache to
+// block_cache_mb. The writer sets them after every commit round.
 //
 // When the store is given no registry it keeps a private one, so the counters
 // exist (and tests can read them) either way. Thread safe (prometheus-cpp
@@ -32,6 +39,8 @@ struct storage_metrics {
   prometheus::Histogram* write_seconds = nullptr;
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Gauge* degraded = nullptr;
+  prometheus::Gauge* block_cache_bytes = nullptr;
+  prometheus::Gauge* memtable_bytes = nullptr;
 };
 
 }  // namespace dg::storage

@@ -296,6 +296,29 @@ TEST(event_store, full_queue_drops_and_counts) {
   EXPECT_NE(text.find("distillguard_storage_degraded 0"), std::string::npos);
 }
 
+// The store's share of memory is visible: memtables fill as events arrive; the
+// block cache holds what reads brought in.
+TEST(event_store, memory_gauges_follow_rocksdb) {
+  temp_dir dir;
+  prometheus::Registry registry;
+  event_store s(options_at(dir.sub("db")), &registry);
+  ASSERT_TRUE(s.open());
+  auto gauge = [&](const std::string& name) {
+    for (const auto& family : registry.Collect()) {
+      if (family.name == name && !family.metric.empty()) return family.metric[0].gauge.value;
+    }
+    ADD_FAILURE() << "no " << name;
+    return -1.0;
+  };
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(s.append(make_event("c" + std::to_string(i % 7), t0 + i, i)));
+  ASSERT_TRUE(s.flush());  // the writer sets the gauges before it reports the flush done
+  EXPECT_GT(gauge("distillguard_storage_memtable_bytes"), 500 * 400.0);
+  ASSERT_TRUE(s.compact());  // events to table files, whose index and filter blocks are cached
+  EXPECT_EQ(scan(s, "c3").size(), 71u);
+  ASSERT_TRUE(s.flush());
+  EXPECT_GT(gauge("distillguard_storage_block_cache_bytes"), 0.0);
+}
+
 TEST(event_store, retention_deletes_expired_events) {
   temp_dir dir;
   manual_clock clock(t0);
