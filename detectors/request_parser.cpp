@@ -6,41 +6,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.h"
+#include "detectors/request_text.h"
 
 namespace dg::detectors {
 namespace {
 
 using json = nlohmann::json;
 
-// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-void utf8_truncate(std::string& s, std::size_t max) {
-  if (s.size() <= max) return;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  s.resize(cut);
-}
-
-pb::MessageRole role_of(std::string_view r) {
-  if (r == "system") return pb::ROLE_SYSTEM;
-  if (r == "user") return pb::ROLE_USER;
-  if (r == "assistant") return pb::ROLE_ASSISTANT;
-  if (r == "tool" || r == "function") return pb::ROLE_TOOL;
-  if (r == "developer") return pb::ROLE_DEVELOPER;
-  return pb::ROLE_OTHER;
-}
-
 // Text of a content value: a string, or an array of parts ({"type":"text","text":..},
 // {"type":"input_text","text":..}, or bare strings). Other parts (images, audio) add nothing.
 void append_content(const json& content, std::string& out, std::size_t max) {
-  auto add = [&](const std::string& t) {
-    if (out.size() >= max) return;
-    if (!out.empty()) out.push_back('\n');
-    std::size_t n = std::min(t.size(), max - std::min(max, out.size()));
-    // Never split a UTF-8 sequence: back off to the start of the character at the cut.
-    while (n > 0 && n < t.size() && (static_cast<unsigned char>(t[n]) & 0xC0) == 0x80) --n;
-    out.append(t, 0, n);
-  };
+  auto add = [&](const std::string& t) { add_text(out, t, max); };
   if (content.is_string()) {
     add(content.get_ref<const std::string&>());
   } else if (content.is_array()) {
@@ -66,12 +42,6 @@ const json* field(const json& obj, const char* key) {
   return it == obj.end() ? nullptr : &*it;
 }
 
-std::uint32_t clamp_u32(double v) {
-  if (!(v > 0)) return 0;
-  if (v > 4294967295.0) return 4294967295u;
-  return static_cast<std::uint32_t>(v);
-}
-
 // One list of role-tagged messages (chat "messages", responses "input" items).
 void read_messages(const json& messages, pb::QueryEvent& ev, const parse_limits& limits,
                    std::string& system, std::string& last_user) {
@@ -89,10 +59,7 @@ void read_messages(const json& messages, pb::QueryEvent& ev, const parse_limits&
     std::string_view role = string_field(m, "role");
     if (role.empty()) {
       // responses API items without a role (function_call, function_call_output, ...)
-      std::string_view type = string_field(m, "type");
-      ev.add_roles(type == "function_call_output" ? pb::ROLE_TOOL
-                   : type == "function_call"      ? pb::ROLE_ASSISTANT
-                                                  : pb::ROLE_OTHER);
+      ev.add_roles(role_of_item_type(string_field(m, "type")));
       continue;
     }
     pb::MessageRole r = role_of(role);
@@ -155,21 +122,6 @@ int json_depth(std::string_view text, int limit) {
     }
   }
   return deepest;
-}
-
-status parse_request_body(std::string_view body, pb::QueryEvent& ev, const parse_limits& limits) {
-  ev.set_request_bytes(body.size());
-  if (body.size() > limits.max_body_bytes) return status::invalid_argument("request body too large");
-  if (json_depth(body, limits.max_depth) > limits.max_depth) {
-    return status::invalid_argument("request body nested too deeply");
-  }
-  try {
-    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return status::invalid_argument("request body is not valid JSON");
-    return parse_request_json(j, ev, limits);
-  } catch (const std::exception& e) {  // bad_alloc and the like: never out of the analyzer
-    return status::internal(std::string("request body: ") + e.what());
-  }
 }
 
 status parse_request_json(const json& body, pb::QueryEvent& ev, const parse_limits& limits) {
@@ -247,15 +199,7 @@ status parse_request_json(const json& body, pb::QueryEvent& ev, const parse_limi
     if (const json* s = field(body, "system"); s && (s->is_string() || s->is_array())) {
       append_content(*s, system, limits.max_text_bytes);  // Anthropic-style top-level system
     }
-    utf8_truncate(system, limits.max_text_bytes);
-    utf8_truncate(prompt, limits.max_text_bytes);
-    if (!system.empty()) {
-      ev.set_system_prompt_hash(hash64(system, system_prompt_hash_seed) | 1u);  // 0 means none
-      ev.set_system_prompt(std::move(system));
-    }
-    auto digest = sha256(prompt);
-    ev.set_prompt_text_hash(std::string(reinterpret_cast<const char*>(digest.data()), digest.size()));
-    ev.set_prompt_text(std::move(prompt));
+    set_request_texts(std::move(system), std::move(prompt), ev, limits);
     return status::ok();
   } catch (const std::exception& e) {
     return status::invalid_argument(std::string("request body: ") + e.what());

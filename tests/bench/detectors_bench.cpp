@@ -3,6 +3,7 @@
 //     rescoring) for a 1 KB prompt, over 1,000 clients; the median of repetitions is the figure
 //     (target <= 10 us).
 //   BM_FeaturesOnly: the feature extraction part alone.
+//   BM_ParseChatRequest: the request body (a chat request with a 1 KB user turn) read into an event.
 //   BM_EngineMillionEvents: 1M synthetic events (10,000 clients, texts from the corpora) through
 //     one engine: events/s (target: 1M in < 20 s).
 //   BM_StateMillionClients: 1M clients x 4 events; per-client state by the engine's size
@@ -129,6 +130,30 @@ void BM_FeaturesOnly(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FeaturesOnly)->Repetitions(5)->ReportAggregatesOnly(true)->Unit(benchmark::kMicrosecond);
+
+// The analyzer's first step for every request: the OpenAI body read into the event's fields
+// (a chat request of the proxy benchmark's shape, with a 1 KB user turn).
+void BM_ParseChatRequest(benchmark::State& state) {
+  const auto prompts = kilobyte_prompts(64);
+  std::vector<std::string> bodies;
+  for (const auto& p : prompts) {
+    nlohmann::json j = {{"model", "gpt-4o-mini"},
+                        {"messages", {{{"role", "system"}, {"content", "You are a helpful assistant for a consumer product. Answer clearly and accurately."}},
+                                      {{"role", "user"}, {"content", p}}}},
+                        {"max_tokens", 160},
+                        {"temperature", 0.7},
+                        {"user", "user-1"}};
+    bodies.push_back(j.dump());
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    pb::QueryEvent ev;
+    auto st = parse_request_body(bodies[i++ % bodies.size()], ev);
+    benchmark::DoNotOptimize(st);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseChatRequest)->Repetitions(5)->ReportAggregatesOnly(true)->Unit(benchmark::kMicrosecond);
 
 void BM_EngineMillionEvents(benchmark::State& state) {
   const auto& t = texts();

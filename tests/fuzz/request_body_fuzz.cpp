@@ -5,6 +5,8 @@
 // the request: no exceptions allowed out of it).
 //
 // Oracles beyond "no crash":
+//   - the one-pass body reader and the tree reader (replay's) accept the same
+//     bodies and fill the same event;
 //   - the QueryEvent the parser filled serialises and parses back (storage
 //     writes it as protobuf; an invalid UTF-8 string field would make the
 //     stored event unreadable);
@@ -63,7 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static dg::detectors::feature_extractor extractor(0x5eed);
   dg::pb::QueryEvent ev;
   const auto st = dg::detectors::parse_request_body(body, ev);
-  (void)st;
+  // The one-pass reader fills what the tree reader (replay's) fills, and refuses the same bodies.
+  {
+    dg::pb::QueryEvent tree_ev;
+    tree_ev.set_request_bytes(body.size());
+    bool tree_ok = false;
+    if (dg::detectors::json_depth(body, 64) <= 64) {
+      auto j = nlohmann::json::parse(body, nullptr, false);
+      tree_ok = !j.is_discarded() && dg::detectors::parse_request_json(j, tree_ev).is_ok();
+    }
+    if (tree_ok != st.is_ok()) finding("the one-pass and tree readers disagree on accepting a body");
+    if (tree_ok && tree_ev.SerializeAsString() != ev.SerializeAsString()) {
+      finding("the one-pass and tree readers fill different events");
+    }
+  }
   extractor.ensure(ev);
   std::string wire;
   if (!ev.SerializeToString(&wire)) finding("a parsed QueryEvent does not serialise");
