@@ -45,7 +45,8 @@ void time_index_writer::put(const encoded_event* events, std::size_t n, rocksdb:
 }
 
 void time_index_merger::release_before(micros key_time, std::vector<std::string>& out) {
-  if (held_.empty()) return;
+  // Most calls (the further entries of a second) release nothing: no sort.
+  if (held_.empty() || key_time <= min_held_) return;
   if (!sorted_) {
     std::sort(held_.begin(), held_.end(), [](const ref& a, const ref& b) {
       return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq;
@@ -55,6 +56,7 @@ void time_index_merger::release_before(micros key_time, std::vector<std::string>
   std::size_t n = 0;
   while (n < held_.size() && held_[n].ts < key_time) out.push_back(std::move(held_[n++].key));
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
+  min_held_ = held_.empty() ? max_time_ : held_.front().ts;
 }
 
 bool time_index_merger::add(std::string_view value) {
@@ -70,6 +72,7 @@ bool time_index_merger::add(std::string_view value) {
       sorted_ = false;
     }
     held_.push_back(ref{p->ts, p->seq, std::string(key)});
+    min_held_ = std::min(min_held_, p->ts);
   });
   return listed && ok;
 }

@@ -96,6 +96,7 @@ class time_index_merger {
   micros since_;
   micros until_;
   std::vector<ref> held_;
+  micros min_held_ = max_time_;  // the smallest ts held
   bool sorted_ = true;
 };
 
