@@ -21,7 +21,8 @@
 // Thread safety: writers (update, advance, set_override, clear_override,
 // restore) are serialised by an internal mutex; the detection engine calls
 // update() from its one thread, the admin API the others from its own.
-// lookup() is lock-free and may run on any number of threads at once.
+// lookup() never waits for a writer's work (see verdict_table) and may run on
+// any number of threads at once.
 #pragma once
 
 #include <cstdint>
@@ -125,7 +126,8 @@ class policy {
 
   // ---- readers --------------------------------------------------------------
   // The request path: the client's verdict at `now` (an expired override no
-  // longer counts, even before advance() notices). Lock-free, allocation-free.
+  // longer counts, even before advance() notices). Allocation-free; waits at
+  // most for one shard's pointer swap (see verdict_table).
   verdict_view lookup(std::string_view client_id, micros now) const;
   // Fills verdict, verdict_since_micros, risk and the override_* fields.
   void save(std::string_view client_id, pb::ClientRecord& record) const;

@@ -5,7 +5,7 @@
 namespace dg::enforcement {
 
 verdict_table::verdict_table() {
-  for (auto& s : shards_) s.snapshot.store(std::make_shared<const map>());
+  for (auto& s : shards_) s.current = std::make_shared<const map>();
 }
 
 verdict_view verdict_table::lookup(std::string_view client_id, micros now) const {
@@ -14,10 +14,15 @@ verdict_view verdict_table::lookup(std::string_view client_id, micros now) const
   const std::size_t h = string_hash{}(client_id);
   const shard& s = shards_[shard_of(h)];
   if (s.entries.load(std::memory_order_acquire) == 0) return out;
-  const std::shared_ptr<const map> snap = s.snapshot.load(std::memory_order_acquire);
-  auto it = snap->find(client_id);
-  if (it == snap->end()) return out;
-  const table_entry& e = it->second;
+  table_entry e;
+  {
+    // The entry is copied out under the lock, so the map needs no reference
+    // count of its own here: a writer's swap waits for this find to finish.
+    std::lock_guard lock(s.mu);
+    auto it = s.current->find(client_id);
+    if (it == s.current->end()) return out;
+    e = it->second;
+  }
   out.risk = e.risk;
   out.listed = e.listed;
   // An expired override stops counting at once, before the policy's advance() removes it.
@@ -30,14 +35,22 @@ verdict_view verdict_table::lookup(std::string_view client_id, micros now) const
   return out;
 }
 
+// Writers are serialised by the caller, so between the copy and the swap no
+// other thread changes `current`: reading it without the lock is a read
+// concurrent only with other reads.
 void verdict_table::put(std::string_view client_id, const table_entry& e) {
   const std::size_t h = string_hash{}(client_id);
   shard& s = shards_[shard_of(h)];
-  auto next = std::make_shared<map>(*s.snapshot.load(std::memory_order_acquire));
+  auto next = std::make_shared<map>(*s.current);
   auto [it, inserted] = next->insert_or_assign(std::string(client_id), e);
   (void)it;
   const std::size_t n = next->size();
-  s.snapshot.store(std::move(next), std::memory_order_release);
+  std::shared_ptr<const map> old = std::move(next);
+  {
+    std::lock_guard lock(s.mu);
+    s.current.swap(old);
+  }
+  // `old` (the previous map) is freed outside the lock.
   s.entries.store(n, std::memory_order_release);
   if (inserted) size_.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -45,12 +58,15 @@ void verdict_table::put(std::string_view client_id, const table_entry& e) {
 void verdict_table::erase(std::string_view client_id) {
   const std::size_t h = string_hash{}(client_id);
   shard& s = shards_[shard_of(h)];
-  auto cur = s.snapshot.load(std::memory_order_acquire);
-  if (cur->find(client_id) == cur->end()) return;
-  auto next = std::make_shared<map>(*cur);
+  if (s.current->find(client_id) == s.current->end()) return;
+  auto next = std::make_shared<map>(*s.current);
   next->erase(next->find(client_id));
   const std::size_t n = next->size();
-  s.snapshot.store(std::move(next), std::memory_order_release);
+  std::shared_ptr<const map> old = std::move(next);
+  {
+    std::lock_guard lock(s.mu);
+    s.current.swap(old);
+  }
   s.entries.store(n, std::memory_order_release);
   size_.fetch_sub(1, std::memory_order_acq_rel);
 }

@@ -1,12 +1,19 @@
 // verdict_table: the verdicts in force, published by the policy (one writer at
-// a time) and read by the request path on many threads without locks.
+// a time) and read by the request path on many threads.
 //
 // Only clients that are not plainly "allow" have an entry (flagged, listed or
 // overridden), so the table stays small and an unknown client costs one hash
 // and one atomic load. The table is split into shards; each shard is an
-// immutable map behind an atomic shared_ptr (read-copy-update): a reader loads
-// the current snapshot, a writer copies its shard, changes the copy and swaps
-// it in. Readers never wait for a writer and never see a half-written entry.
+// immutable map behind a shared_ptr (read-copy-update): a writer copies its
+// shard, changes the copy and swaps the pointer in under the shard's mutex; a
+// reader holds that mutex only for one find() in the current map and copies
+// the entry out. So a reader never waits for a writer's copy, only for a
+// pointer swap or another reader's find, and never sees a half-written entry.
+// (Not std::atomic<std::shared_ptr>: libstdc++ 12 implements it with a lock
+// bit released by a relaxed store, a data race ThreadSanitizer reports; see
+// common/snapshot.h. Not dg::snapshot either: its per-thread cache holds one
+// instance per type, and a thread reading 64 shards in turn would miss it on
+// nearly every lookup.)
 //
 // Thread safety: lookup() and size() from any thread; put() and erase()
 // REQUIRE that the caller serialises writers (the policy holds its mutex).
@@ -18,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,7 +53,8 @@ class verdict_table {
 
   verdict_table();
 
-  // The verdict in force for `client_id` at `now`. Lock-free.
+  // The verdict in force for `client_id` at `now`. Lock-free when the client's
+  // shard is empty (the common case); else one short critical section.
   verdict_view lookup(std::string_view client_id, micros now) const;
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
@@ -61,7 +70,8 @@ class verdict_table {
   using map = std::unordered_map<std::string, table_entry, string_hash, std::equal_to<>>;
   struct alignas(64) shard {
     std::atomic<std::size_t> entries{0};  // lets readers skip an empty shard without the load
-    std::atomic<std::shared_ptr<const map>> snapshot;
+    mutable std::mutex mu;                 // guards the pointer `current` (not the map: it is immutable)
+    std::shared_ptr<const map> current;   // never null
   };
 
   static std::size_t shard_of(std::size_t hash) { return (hash >> 7) % shard_count; }
