@@ -47,7 +47,8 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   out.set_version(version);
   out.set_seed(seed_);
   const std::string& raw = ev.prompt_text();
-  const token_counts counts = tokeniser_.split(raw, seed_, words_, max_words);
+  const token_counts counts = tokeniser_.split(raw, seed_, max_words);
+  words_ = tokeniser_.words();
   out.set_char_count(static_cast<std::uint32_t>(counts.chars));
   out.set_system_prompt_chars(static_cast<std::uint32_t>(ev.system_prompt().size()));
   out.set_word_count(static_cast<std::uint32_t>(words_.size()));

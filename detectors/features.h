@@ -60,7 +60,7 @@ class feature_extractor {
   std::array<std::uint64_t, 2 * topic_bands> topic_mul_{};
   // Scratch, reused across events.
   tokeniser tokeniser_;
-  std::vector<word> words_;
+  std::span<const word> words_;  // the current prompt's, in tokeniser_
   std::vector<std::uint64_t> shingles64_;
   std::vector<std::uint32_t> shingles32_;
   std::vector<std::uint32_t> sketch_;

@@ -157,13 +157,15 @@ namespace dg::detectors {
 void common_hashes::build(std::uint64_t seed) {
   seed_ = seed;
   built_ = true;
-  std::fill(std::begin(slots_), std::end(slots_), 0);
+  std::fill(std::begin(slots_), std::end(slots_), 0u);
   for (std::string_view w : common_words) {
-    std::uint64_t h = word_hash(w, seed);
-    if (h == 0) continue;
-    std::size_t i = static_cast<std::size_t>(h >> (64 - bits));
-    while (slots_[i] != 0 && slots_[i] != h) i = (i + 1) & (size - 1);
-    slots_[i] = h;
+    const std::uint64_t h = word_hash(w, seed);
+    std::uint32_t* s = slots_ + (h >> (64 - bits));
+    std::size_t k = 0;
+    while (k < probes && s[k] != 0 && s[k] != fingerprint(h)) ++k;
+    // A quarter full, four slots: a seed whose hashes crowd five words on one slot is
+    // astronomically unlikely; if it happens the word is not recognised (a content word).
+    if (k < probes) s[k] = fingerprint(h);
   }
 }
 

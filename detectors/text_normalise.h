@@ -47,21 +47,24 @@ class common_hashes {
  public:
   // The table for `seed`, built once per seed and thread (an analyzer thread uses one seed).
   static const common_hashes& for_seed(std::uint64_t seed);
+  // Four slots compared without branches (common and content words alternate unpredictably in
+  // text), in a 4 KiB table that stays in the first-level cache.
   bool contains(std::uint64_t h) const {
-    if (h == 0) return false;
-    for (std::size_t i = static_cast<std::size_t>(h >> (64 - bits));; i = (i + 1) & (size - 1)) {
-      if (slots_[i] == h) return true;
-      if (slots_[i] == 0) return false;
-    }
+    const std::uint32_t* s = slots_ + (h >> (64 - bits));
+    const std::uint32_t f = fingerprint(h);
+    return ((s[0] == f) | (s[1] == f) | (s[2] == f) | (s[3] == f)) != 0;
   }
 
  private:
   static constexpr unsigned bits = 10;
   static constexpr std::size_t size = std::size_t{1} << bits;
+  static constexpr std::size_t probes = 4;
+  // The low 32 bits (the slot comes from the top ones), never 0 (0 marks an empty slot).
+  static std::uint32_t fingerprint(std::uint64_t h) { return static_cast<std::uint32_t>(h) | 1u; }
   void build(std::uint64_t seed);
   std::uint64_t seed_ = 0;
   bool built_ = false;
-  std::uint64_t slots_[size] = {};  // 0 = empty (word hashes are never 0 here)
+  std::uint32_t slots_[size + probes - 1] = {};  // a word lives in one of the four slots from its own
 };
 
 // Whether h == word_hash(w, seed) for a common word w.

@@ -84,10 +84,13 @@ inline std::uint64_t padded_word_hash(const unsigned char* p, std::size_t n, std
 
 }  // namespace
 
-token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::vector<word>& out,
-                              std::size_t max_words) {
-  out.clear();
+token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::size_t max_words) {
   const std::size_t n = raw.size();
+  // At most one word per two bytes (a word and its separator), and at most max_words.
+  const std::size_t most = std::min(max_words, n / 2 + 1);
+  if (words_.size() < most) words_.resize(most);
+  word* const out = words_.data();
+  std::size_t count = 0;
   const std::size_t blocks = (n + block - 1) / block;
   lowered_.resize(blocks * block + padding);
   word_bits_.resize(blocks);
@@ -112,13 +115,13 @@ token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::vec
   auto emit = [&](std::size_t from, std::size_t to) {
     const unsigned char* p = low + from;
     const std::uint64_t h = padded_word_hash(p, to - from, seed);
-    out.push_back({std::string_view(reinterpret_cast<const char*>(p), to - from), h, common.contains(h)});
+    out[count++] = {std::string_view(reinterpret_cast<const char*>(p), to - from), h, common.contains(h)};
   };
-  for (std::size_t b = 0; b < blocks && out.size() < max_words; ++b) {
+  for (std::size_t b = 0; b < blocks && count < most; ++b) {
     const std::uint64_t bits = word_bits_[b];
     std::uint64_t edges = bits ^ ((bits << 1) | carry);
     carry = bits >> 63;
-    for (; edges != 0 && out.size() < max_words; edges &= edges - 1) {
+    for (; edges != 0 && count < most; edges &= edges - 1) {
       const std::size_t at = b * block + static_cast<std::size_t>(std::countr_zero(edges));
       if (in_word) emit(start, at);
       start = at;
@@ -126,7 +129,8 @@ token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::vec
     }
   }
   // A text that fills its last block ends inside a word.
-  if (in_word && out.size() < max_words && start < n && word_bits_[blocks - 1] >> 63) emit(start, n);
+  if (in_word && count < most && start < n && word_bits_[blocks - 1] >> 63) emit(start, n);
+  count_ = count;
 
   // The counts of the whole text, from the masks: a word starts where a word byte follows a separator.
   token_counts counts;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -23,14 +24,24 @@ struct token_counts {
 
 class tokeniser {
  public:
-  // Fills `out` with the first max_words words of raw; their views point into this tokeniser's
-  // buffer and stay valid until the next call.
+  // Splits raw into its first max_words words, then words() returns them; they and their views
+  // point into this tokeniser and stay valid until the next call.
+  token_counts split(std::string_view raw, std::uint64_t seed, std::size_t max_words);
+  std::span<const word> words() const { return {words_.data(), count_}; }
+
+  // The same, copied into `out` (for tests and callers that keep the words).
   token_counts split(std::string_view raw, std::uint64_t seed, std::vector<word>& out,
-                     std::size_t max_words);
+                     std::size_t max_words) {
+    token_counts c = split(raw, seed, max_words);
+    out.assign(words_.begin(), words_.begin() + static_cast<std::ptrdiff_t>(count_));
+    return c;
+  }
 
  private:
   std::vector<unsigned char> lowered_;  // raw with ASCII lower-cased and separators as spaces, padded
   std::vector<std::uint64_t> word_bits_;  // bit i of block i/64: byte i is a word byte
+  std::vector<word> words_;  // grown, never shrunk: written by index, count_ in use
+  std::size_t count_ = 0;
 };
 
 }  // namespace dg::detectors
