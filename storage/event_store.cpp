@@ -68,7 +68,8 @@ micros event_store::expired_before() const {
   return clock_->now() - static_cast<micros>(options_.retention_days) * 86400 * 1000000;
 }
 
-status event_store::open_db(bool read_only, const std::string& work_dir) {
+status event_store::open_db(open_mode mode, const std::string& work_dir) {
+  const bool read_only = mode != open_mode::read_write;
   if (db_ != nullptr) return status::invalid_argument("storage: already open");
   const std::string& path = options_.path;
   const std::string where = "storage: cannot open the event store at '" + path + "'";
@@ -99,7 +100,11 @@ status event_store::open_db(bool read_only, const std::string& work_dir) {
   }
 
   rocksdb::Status s;
-  if (read_only) {
+  if (mode == open_mode::read_only) {
+    rocksdb::DBOptions db = layout_->db;
+    db.create_if_missing = false;
+    s = rocksdb::DB::OpenForReadOnly(db, path, families, &handles_, &db_);
+  } else if (mode == open_mode::follower) {
     std::string dir = work_dir;
     if (dir.empty()) {
       std::string tmpl = (std::filesystem::temp_directory_path() / "distillguard-follower-XXXXXX").string();
@@ -125,6 +130,7 @@ status event_store::open_db(bool read_only, const std::string& work_dir) {
   clients_cf_ = handles_[3];
   audit_cf_ = handles_[4];
   read_only_ = read_only;
+  follower_ = mode == open_mode::follower;
 
   std::string v;
   if (db_->Get(rocksdb::ReadOptions(), handles_[0], next_seq_key, &v).ok() && v.size() == 8) {
@@ -142,7 +148,7 @@ bool event_store::is_open() const {
 
 status event_store::open() {
   if (!options_.enabled) return status::ok();
-  status s = open_db(false, "");
+  status s = open_db(open_mode::read_write, "");
   if (!s) return s;
   queue_ = std::make_unique<event_queue<encoded_event>>(options_.queue_capacity);
   {
@@ -161,7 +167,9 @@ status event_store::open() {
   return status::ok();
 }
 
-status event_store::open_read_only(std::string work_dir) { return open_db(true, work_dir); }
+status event_store::open_read_only(std::string work_dir) {
+  return open_db(open_mode::follower, work_dir);
+}
 
 void event_store::close_db() {
   if (db_ == nullptr) return;
@@ -181,17 +189,23 @@ status event_store::recover() {
   // The WAL holds everything written, so reopening loses nothing and a failed
   // open simply means the disk is still unusable; the caller backs off.
   std::unique_lock lk(db_mu_);
-  if (db_ != nullptr) {
+  if (db_ != nullptr && !read_only_) {
     // Close must not try to flush either, for the same reason.
     (void)db_->SetDBOptions({{"avoid_flush_during_shutdown", "true"}});
   }
   close_db();
-  return open_db(false, "");
+  const status s = open_db(open_mode::read_write, "");
+  if (!s) {
+    // Until the next attempt, keep what is stored readable (scans, client
+    // records): read-only needs no free space. Writes fail as "read-only".
+    (void)open_db(open_mode::read_only, "");
+  }
+  return s;
 }
 
 status event_store::catch_up() {
   std::shared_lock lk(db_mu_);
-  if (db_ == nullptr || !read_only_) return status::ok();
+  if (db_ == nullptr || !follower_) return status::ok();
   const rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return from_rocksdb(s, "storage: catching up with '" + options_.path + "'");
   return status::ok();

@@ -24,7 +24,8 @@
 // When a commit fails (disk full, read-only file system, I/O error), the store
 // turns degraded: it counts the dropped batch, reports a reason for /readyz,
 // and retries with backoff (100 ms doubling to 5 s), reopening the database to
-// clear RocksDB's background error, until a write succeeds again.
+// clear RocksDB's background error, until a write succeeds again. Between
+// failed attempts the database stays open read-only, so reads go on.
 //
 // Thread safety: append(), flush(), put_client(), append_audit(), the scans,
 // healthy() and stats() may be called from any thread once open() returned
@@ -172,7 +173,11 @@ class event_store {
 
  private:
   // REQUIRES: db_mu_ held exclusively (or no other thread running).
-  status open_db(bool read_only, const std::string& work_dir);
+  // read_write: the writer's; follower: a secondary instance beside a writer
+  // (work_dir as open_read_only); read_only: ours again while the disk refuses
+  // a read-write open (recover()).
+  enum class open_mode { read_write, follower, read_only };
+  status open_db(open_mode mode, const std::string& work_dir);
   void close_db();
   // Clears a background error by closing and reopening the database (the WAL
   // replays what was written); see the .cpp for why not DB::Resume().
@@ -205,6 +210,7 @@ class event_store {
   rocksdb::ColumnFamilyHandle* audit_cf_ = nullptr;
   std::shared_ptr<retention_cutoff> cutoff_;
   bool read_only_ = false;
+  bool follower_ = false;
   std::string temp_work_dir_;
 
   std::unique_ptr<event_queue<encoded_event>> queue_;

@@ -60,10 +60,11 @@ class small_tmpfs : public ::testing::Test {
   }
   static std::size_t count(const event_store& s) {
     std::size_t n = 0;
-    EXPECT_TRUE(s.scan_client("c", min_time, max_time, 0, false, [&](pb::QueryEvent&&) {
+    const status st = s.scan_client("c", min_time, max_time, 0, false, [&](pb::QueryEvent&&) {
       ++n;
       return true;
-    }));
+    });
+    EXPECT_TRUE(st) << st.to_string();
     return n;
   }
 
