@@ -12,6 +12,26 @@ minhasher::minhasher(std::uint64_t seed) {
   xor_ = static_cast<std::uint32_t>(s);
   mul_ = static_cast<std::uint32_t>(s >> 32) | 1u;  // odd: a bijection mod 2^32
   probe_seed_ = mix64(s);
+  for (std::uint32_t lane = 0; lane < minhash_size; ++lane) {
+    std::uint64_t h = probe_seed_ ^ lane;
+    for (std::uint32_t attempt = 0; attempt < probes_kept; ++attempt) {
+      h = mix64(h + attempt);
+      probes_[lane][attempt] = static_cast<std::uint8_t>(h & (minhash_size - 1));
+    }
+  }
+}
+
+std::uint32_t minhasher::borrow(std::uint32_t lane, std::uint64_t filled) const {
+  for (std::uint8_t from : probes_[lane]) {
+    if (filled >> from & 1) return from;
+  }
+  // Past the kept start of the sequence (a prompt of a shingle or two): continue it.
+  std::uint64_t h = probe_seed_ ^ lane;
+  for (std::uint32_t attempt = 0;; ++attempt) {
+    h = mix64(h + attempt);
+    const auto from = static_cast<std::uint32_t>(h & (minhash_size - 1));
+    if (attempt >= probes_kept && (filled >> from & 1)) return from;
+  }
 }
 
 void minhasher::sign(std::span<const std::uint32_t> shingles, minhash_signature& out) const {
@@ -34,15 +54,7 @@ void minhasher::sign(std::span<const std::uint32_t> shingles, minhash_signature&
   const minhash_signature dense = out;
   for (std::uint32_t lane = 0; lane < minhash_size; ++lane) {
     if (filled >> lane & 1) continue;
-    std::uint64_t h = probe_seed_ ^ lane;
-    for (std::uint32_t attempt = 0;; ++attempt) {
-      h = mix64(h + attempt);
-      const auto from = static_cast<std::uint32_t>(h & (minhash_size - 1));
-      if (filled >> from & 1) {
-        out[lane] = dense[from] | (lane << 26);  // borrowed values stay distinct per lane
-        break;
-      }
-    }
+    out[lane] = dense[borrow(lane, filled)] | (lane << 26);  // borrowed values stay distinct per lane
   }
 }
 

@@ -30,8 +30,15 @@ class minhasher {
   void sign(std::span<const std::uint32_t> shingles, minhash_signature& out) const;
 
  private:
+  // Lane `from` an empty lane borrows: the first filled lane of its probe sequence.
+  std::uint32_t borrow(std::uint32_t lane, std::uint64_t filled) const;
+
   std::uint32_t xor_ = 0, mul_ = 1;
   std::uint64_t probe_seed_ = 0;
+  // The start of each lane's probe sequence, computed once (short prompts fill few lanes, and
+  // every empty lane walks its sequence).
+  static constexpr std::size_t probes_kept = 24;
+  std::array<std::array<std::uint8_t, probes_kept>, minhash_size> probes_{};
 };
 
 // Share of equal lanes: an unbiased estimate of the Jaccard similarity.

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "detectors/minhash.h"
 #include "detectors/ngram_sketch.h"
 #include "detectors/simhash.h"
 #include "detectors/text_normalise.h"
@@ -159,6 +160,60 @@ TEST(NgramSketch, MmdFromSharedValuesEqualsEveryPairCompared) {
   EXPECT_NEAR(mmd2(x, y), mmd_by_pairs(x, y), 1e-12);
   EXPECT_NEAR(mmd2(z, x), mmd_by_pairs(z, x), 1e-12);
   EXPECT_NEAR(mmd2_given_y(x, z, self_by_pairs(z)), mmd_by_pairs(x, z), 1e-12);
+}
+
+}  // namespace
+}  // namespace dg::detectors
+
+namespace dg::detectors {
+namespace {
+
+// The definition of a signature: one-permutation hashing, then each empty lane borrows from the
+// first filled lane on its seeded probe sequence, walked from the start.
+minhash_signature reference_signature(std::uint64_t key, std::span<const std::uint32_t> shingles) {
+  std::uint64_t s = mix64(key + 0x9e3779b97f4a7c15ULL);
+  const auto x = static_cast<std::uint32_t>(s), m = static_cast<std::uint32_t>(s >> 32) | 1u;
+  const std::uint64_t probe_seed = mix64(s);
+  minhash_signature out;
+  out.fill(0xffffffffu);
+  std::uint64_t filled = 0;
+  for (std::uint32_t sh : shingles) {
+    std::uint32_t v = (sh ^ x) * m;
+    v ^= v >> 15;
+    v *= 0x2c1b3c6du;
+    v ^= v >> 12;
+    out[v >> 26] = std::min(out[v >> 26], v & 0x03ffffffu);
+    filled |= 1ULL << (v >> 26);
+  }
+  if (filled == 0 || filled == ~0ULL) return out;
+  const minhash_signature dense = out;
+  for (std::uint32_t lane = 0; lane < minhash_size; ++lane) {
+    if (filled >> lane & 1) continue;
+    std::uint64_t h = probe_seed ^ lane;
+    for (std::uint32_t attempt = 0;; ++attempt) {
+      h = mix64(h + attempt);
+      const auto from = static_cast<std::uint32_t>(h & (minhash_size - 1));
+      if (filled >> from & 1) {
+        out[lane] = dense[from] | (lane << 26);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(MinHash, KeptProbeSequencesGiveTheDefinedSignature) {
+  for (std::uint64_t key : {1ULL, 42ULL, 0x5eedULL}) {
+    minhasher mh(key);
+    std::uint64_t r = key;
+    for (std::size_t n = 0; n <= 200; n += (n < 8 ? 1 : 7)) {
+      std::vector<std::uint32_t> sh;
+      for (std::size_t i = 0; i < n; ++i) sh.push_back(static_cast<std::uint32_t>(r = mix64(r + i)));
+      minhash_signature got;
+      mh.sign(sh, got);
+      ASSERT_EQ(got, reference_signature(key, sh)) << "seed " << key << " n " << n;
+    }
+  }
 }
 
 }  // namespace
