@@ -33,6 +33,10 @@ class sax_reader {
  public:
   template <class Handler>
   sax_result parse(std::string_view text, Handler& h, int max_depth);
+  // During a handler call: the offset in the text just past the token being handed over (past
+  // the '{' of start_object, past the '}' of end_object), so a handler can cut a value's text out.
+  // After a failed parse: where it failed.
+  std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
 
  private:
   // Reads the string whose opening quote is at p_; on success `out` is its decoded text.
@@ -45,6 +49,7 @@ class sax_reader {
   // Length of the well-formed UTF-8 sequence at p (p < end_, *p >= 0x80), 0 if malformed.
   std::size_t utf8_length(const unsigned char* p) const;
 
+  const unsigned char* begin_ = nullptr;
   const unsigned char* p_ = nullptr;
   const unsigned char* end_ = nullptr;
   std::string buffer_;
@@ -53,7 +58,7 @@ class sax_reader {
 
 template <class Handler>
 sax_result sax_reader::parse(std::string_view text, Handler& h, int max_depth) {
-  p_ = reinterpret_cast<const unsigned char*>(text.data());
+  begin_ = p_ = reinterpret_cast<const unsigned char*>(text.data());
   end_ = p_ + text.size();
   in_object_.clear();
   if (end_ - p_ >= 3 && p_[0] == 0xEF && p_[1] == 0xBB && p_[2] == 0xBF) p_ += 3;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -91,5 +92,11 @@ struct record_options {
 // gateway records such requests too).
 status event_from_record(const nlohmann::json& record, const record_options& options,
                          pb::QueryEvent& ev, std::string& client, std::string& request_warning);
+
+// The same from the line's text, read in one pass without a tree (what replay runs; the tree
+// form above is the definition it is tested against). `exported` says the line carried
+// "x_distillguard". A line that is not JSON is an error that says so ("not JSON: ...").
+status event_from_line(std::string_view line, const record_options& options, pb::QueryEvent& ev,
+                       std::string& client, std::string& request_warning, bool& exported);
 
 }  // namespace dg::server

@@ -44,15 +44,8 @@ status replay_stream(line_reader& reader, const record_options& options, detecto
       ++stats.blank_lines;
       continue;
     }
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      ++stats.bad_lines;
-      sample(stats.bad, no, std::string("not JSON: ") + e.what());
-      continue;
-    }
-    if (auto st = event_from_record(record, options, ev, client, warning); !st.is_ok()) {
+    bool exported = false;
+    if (auto st = event_from_line(line, options, ev, client, warning, exported); !st.is_ok()) {
       ++stats.bad_lines;
       sample(stats.bad, no, st.message());
       continue;
@@ -61,7 +54,7 @@ status replay_stream(line_reader& reader, const record_options& options, detecto
       ++stats.request_warnings;
       sample(stats.warnings, no, warning);
     }
-    if (record.contains("x_distillguard")) ++stats.exported_events;
+    if (exported) ++stats.exported_events;
     if (stats.events > 0 && ev.ts_micros() < stats.last_ts) ++stats.out_of_order;
     if (stats.events == 0 || ev.ts_micros() < stats.first_ts) stats.first_ts = ev.ts_micros();
     if (ev.ts_micros() > stats.last_ts) stats.last_ts = ev.ts_micros();

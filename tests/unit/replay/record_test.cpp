@@ -17,7 +17,25 @@ class record_test : public ::testing::Test {
  protected:
   record_test() : identity_("0123456789abcdef0123456789abcdef", "", {}) { opts_.identity = &identity_; }
 
-  status map(const json& j) { return event_from_record(j, opts_, ev_, client_, warning_); }
+  // Maps the record both ways, the tree form and the line reader replay runs, and checks
+  // they agree; the tests then look at the line reader's result.
+  status map(const json& j) {
+    pb::QueryEvent tree_ev;
+    std::string tree_client, tree_warning;
+    const status tree = event_from_record(j, opts_, tree_ev, tree_client, tree_warning);
+    bool exported = false;
+    const status line = event_from_line(j.dump(), opts_, ev_, client_, warning_, exported);
+    EXPECT_EQ(line.is_ok(), tree.is_ok()) << j.dump();
+    EXPECT_EQ(line.message(), tree.message()) << j.dump();
+    if (line.is_ok() && tree.is_ok()) {
+      EXPECT_EQ(ev_.SerializeAsString(), tree_ev.SerializeAsString())
+          << j.dump() << "\nline: " << ev_.ShortDebugString() << "\ntree: " << tree_ev.ShortDebugString();
+      EXPECT_EQ(client_, tree_client);
+      EXPECT_EQ(warning_.empty(), tree_warning.empty());
+      EXPECT_EQ(exported, j.is_object() && j.contains("x_distillguard"));
+    }
+    return line;
+  }
 
   identity_resolver identity_;
   record_options opts_;
