@@ -7,10 +7,11 @@
 // built it is cheaper than one freed by the writer (glibc frees a block of
 // another thread's arena under that arena's lock).
 //
-// The strings' buffers are recycled, never freed: append() encodes into a
-// thread-local encoded_event, the queue swaps it with the cell's (which holds
-// the buffers of an event the writer already committed), and the writer swaps
-// its committed ones back into the cell when it pops. Not thread safe itself.
+// The strings' buffers are recycled: append() encodes into a thread-local
+// encoded_event holding buffers it took from the store's spares, the queue
+// swaps it with its cell's (empty) one, the writer pops it in exchange for an
+// empty one and, once committed, gives the buffers back to the spares (a
+// bounded queue; what does not fit there is freed). Not thread safe itself.
 #pragma once
 
 #include <cstdint>

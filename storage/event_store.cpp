@@ -151,6 +151,8 @@ status event_store::open() {
   status s = open_db(open_mode::read_write, "");
   if (!s) return s;
   queue_ = std::make_unique<event_queue<encoded_event>>(options_.queue_capacity);
+  spare_ = std::make_unique<event_queue<encoded_event>>(
+      std::min<std::size_t>(options_.max_batch_events, max_spare_buffers));
   {
     std::lock_guard lk(mu_);
     stop_ = false;
@@ -240,9 +242,11 @@ bool event_store::append(pb::QueryEvent&& e) noexcept {
     metrics_.dropped_queue_full->Increment();
     return false;
   }
-  // Encoded here, on the caller's thread (encoded_event.h). The thread-local
-  // buffers come back from the queue with the capacity of an earlier event.
+  // Encoded here, on the caller's thread (encoded_event.h), into buffers the
+  // writer gave back (spare_), so that nothing is allocated per event. A push
+  // leaves `encoded` empty; after a refused one it still has its buffers.
   thread_local encoded_event encoded;
+  if (encoded.value.capacity() < 64) (void)spare_->try_pop(encoded);
   sanitize_utf8(e);
   encoded.ts = e.ts_micros();
   encoded.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
@@ -331,7 +335,10 @@ std::size_t event_store::drain_once() {
     const status r = recover();
     if (!r) {
       std::size_t n = 0;
-      while (n < options_.max_batch_events && queue_->try_pop(staged_[0])) ++n;
+      while (n < options_.max_batch_events && queue_->try_pop(staged_[0])) {
+        recycle(staged_[0]);
+        ++n;
+      }
       metrics_.write_errors->Increment();
       metrics_.dropped_write_error->Increment(static_cast<double>(n));
       mark_degraded(r.message());
@@ -379,6 +386,8 @@ std::size_t event_store::drain_once() {
   metrics_.write_seconds->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   lk.unlock();
+  // Emptied, so that the next pops leave empty cells in the queue.
+  for (std::size_t i = 0; i < n; ++i) recycle(staged_[i]);
   if (s.ok()) {
     metrics_.events_written->Increment(static_cast<double>(n));
     if (degraded_.load()) mark_recovered();
@@ -388,6 +397,10 @@ std::size_t event_store::drain_once() {
     mark_degraded(s.ToString());
   }
   return n;
+}
+
+void event_store::recycle(encoded_event& e) {
+  if (!spare_->try_push(e)) e = encoded_event();  // spares enough: free it
 }
 
 void event_store::update_memory_gauges() {

@@ -183,6 +183,8 @@ class event_store {
   // replays what was written); see the .cpp for why not DB::Resume().
   status recover();
   void writer_loop();
+  // Hands a popped event's buffers to spare_ (or frees them); `e` is left empty.
+  void recycle(encoded_event& e);
   // Sets the RocksDB memory gauges. REQUIRES: db_mu_ not held.
   void update_memory_gauges();
   void retention_loop();
@@ -214,13 +216,17 @@ class event_store {
   std::string temp_work_dir_;
 
   std::unique_ptr<event_queue<encoded_event>> queue_;
+  // Buffers of committed events, for append() to encode into again: at most
+  // max_spare_buffers (~6 MB), however long the queue (whose cells stay
+  // empty once popped, so an idle queue holds no memory).
+  static constexpr std::size_t max_spare_buffers = 8192;
+  std::unique_ptr<event_queue<encoded_event>> spare_;
   std::atomic<bool> accepting_{false};
   std::atomic<bool> wake_pending_{false};
   // Taken by append() (events) and append_audit(); saved with every batch.
   std::atomic<std::uint64_t> next_seq_{0};
-  // The writer thread's batch under construction: the events popped, kept
-  // between batches so that their buffers go back to the queue, their keys'
-  // first 8 bytes and the sorted order.
+  // The writer thread's batch under construction: the events popped (empty
+  // between batches), their keys' first 8 bytes and the sorted order.
   std::vector<encoded_event> staged_;
   std::vector<std::uint64_t> prefix_;
   std::vector<std::uint32_t> order_;
