@@ -54,7 +54,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     }
   };
   bool sentence_start = true;
-  std::array<char, 24> lower{};
+  std::array<char, 24 + 8> lower{};  // 8 bytes past the longest word: hashed by whole loads
   const std::size_t len = raw.size();
   std::size_t i = 0;
   std::size_t jump_at = len > 2 * tail_scan_bytes ? len - tail_scan_bytes : 0;
@@ -103,13 +103,13 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     bool masked = true;
     std::string_view lw;
     std::uint64_t lw_hash = 0;
-    if (!digit && !(capital && !sentence_start) && ascii_only && w.size() <= lower.size()) {
+    if (!digit && !(capital && !sentence_start) && ascii_only && w.size() <= lower.size() - 8) {
       for (std::size_t k = 0; k < w.size(); ++k) {
         char ch = w[k];
         lower[k] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + ('a' - 'A')) : ch;
       }
       lw = std::string_view(lower.data(), w.size());
-      lw_hash = word_hash(lw, seed);
+      lw_hash = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), lw.size(), seed);
       masked = !is_common_hash(lw_hash, seed);
     }
     if (!masked && (lw == "a" || lw == "an" || lw == "the")) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,28 @@ inline std::uint64_t mix64(std::uint64_t h) {
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+
+// word_hash of the n bytes at p, when at least 8 bytes past p + n may be read: whole 8-byte
+// loads, the last one masked (no loop over the tail bytes).
+inline std::uint64_t word_hash_padded(const unsigned char* p, std::size_t n, std::uint64_t seed) {
+  std::uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+  if (n < 8) {  // most words: one masked load, one mix
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return mix64(h ^ (v & (~0ULL >> (64 - 8 * n))) ^ 0x5555555555555555ULL);
+  }
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    h = mix64(h ^ v);
+  }
+  std::uint64_t tail = 0;
+  if (n > 0) {
+    std::memcpy(&tail, p, 8);
+    tail &= ~0ULL >> (64 - 8 * n);
+  }
+  return mix64(h ^ tail ^ 0x5555555555555555ULL);
 }
 
 // Whether a normalised word is one of the few hundred most common English words (function

@@ -61,27 +61,6 @@ inline std::uint64_t classify_block(const unsigned char* in, unsigned char* out)
 #endif
 }
 
-// word_hash of the n bytes at p, where at least 8 bytes past p + n may be read.
-inline std::uint64_t padded_word_hash(const unsigned char* p, std::size_t n, std::uint64_t seed) {
-  std::uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-  if (n < 8) {  // most words: one masked load, one mix
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return mix64(h ^ (v & (~0ULL >> (64 - 8 * n))) ^ 0x5555555555555555ULL);
-  }
-  for (; n >= 8; n -= 8, p += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = mix64(h ^ v);
-  }
-  std::uint64_t tail = 0;
-  if (n > 0) {
-    std::memcpy(&tail, p, 8);
-    tail &= ~0ULL >> (64 - 8 * n);
-  }
-  return mix64(h ^ tail ^ 0x5555555555555555ULL);
-}
-
 }  // namespace
 
 token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::size_t max_words) {
@@ -114,7 +93,7 @@ token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::siz
   bool in_word = false;
   auto emit = [&](std::size_t from, std::size_t to) {
     const unsigned char* p = low + from;
-    const std::uint64_t h = padded_word_hash(p, to - from, seed);
+    const std::uint64_t h = word_hash_padded(p, to - from, seed);
     out[count++] = {std::string_view(reinterpret_cast<const char*>(p), to - from), h, common.contains(h)};
   };
   for (std::size_t b = 0; b < blocks && count < most; ++b) {
