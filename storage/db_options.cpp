@@ -133,6 +133,11 @@ std::unique_ptr<db_layout> make_db_layout(const storage_options& o,
   def.write_buffer_size = 4 << 20;
   rocksdb::ColumnFamilyOptions events = base_family(o, cache, true);
   events.compaction_filter = l->events_filter.get();
+  // Every L0 file spans all clients, so each L0 compaction rewrites the whole
+  // base level: compacting 8 files at a time instead of 4 halves those
+  // rewrites (BM_ingest over 2M events: RocksDB's threads 2.9 -> 1.9 us per
+  // event). Reads check up to 8 L0 files, whose filters stay pinned in cache.
+  events.level0_file_num_compaction_trigger = 8;
   rocksdb::ColumnFamilyOptions by_time = base_family(o, cache, false);
   by_time.compaction_filter = l->time_filter.get();
   // The index is small (16-byte keys, ~20-byte values): a smaller memtable.

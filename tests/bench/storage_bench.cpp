@@ -65,6 +65,19 @@ double named_threads_cpu_seconds(std::string_view prefix) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Bytes this process has written through write() and friends so far
+// (/proc/self/io wchar): WAL, flushes and compactions together, so per event
+// it shows the write amplification however busy the machine is.
+double written_bytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  double value = 0;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return 0;
+}
+
 std::vector<pb::QueryEvent> event_pool(std::size_t n) {
   storage_options o;
   o.prompt_text = "prefix";
@@ -156,6 +169,7 @@ void BM_ingest(benchmark::State& state) {
   std::uint64_t retries = 0;
   const double cpu0 = cpu_seconds(RUSAGE_SELF), producer0 = cpu_seconds(RUSAGE_THREAD);
   const double rocksdb0 = named_threads_cpu_seconds("rocksdb:");
+  const double written0 = written_bytes();
   for (auto _ : state) {
     for (std::size_t k = 0; k < per_iteration; ++k) {
       pb::QueryEvent e = pool[i & 4095];
@@ -191,6 +205,8 @@ void BM_ingest(benchmark::State& state) {
   state.counters["producer_cpu_us_per_event"] = per_event(producer);
   state.counters["writer_cpu_us_per_event"] = per_event(writer);
   state.counters["rocksdb_bg_cpu_us_per_event"] = per_event(rocksdb);
+  // The WAL, every flush and every compaction so far.
+  state.counters["written_bytes_per_event"] = (written_bytes() - written0) / static_cast<double>(i);
   store.close();
   std::error_code ec;
   std::uintmax_t bytes = 0, wal_bytes = 0;
