@@ -109,19 +109,70 @@ void add_entries(std::vector<entry>& out, std::span<const std::span<const std::u
 
 inline double pair_weight(const entry& a, const entry& b) { return 1.0 / std::max(a.size, b.size); }
 
+// The sketches holding one value, grouped by side and size: a template's sketches repeat, so a
+// value may be held by every sketch of both samples, and its pairs are summed group by group
+// instead of one by one. (A sketch's values are distinct, so no sketch meets itself in a run.)
+struct run_groups {
+  struct group {
+    std::uint8_t side, size;
+    double count;
+  };
+  std::array<group, 16> g;
+  std::size_t n = 0;
+  bool overflow = false;
+  void add(const entry& e) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (g[i].side == e.side && g[i].size == e.size) {
+        g[i].count += 1;
+        return;
+      }
+    }
+    if (n == g.size()) {
+      overflow = true;
+      return;
+    }
+    g[n++] = {e.side, e.size, 1};
+  }
+};
+
+// Adds the run's pairs: within x (self) and between x and y (cross).
+void add_run(const entry* e, std::size_t len, double& self, double& cross) {
+  run_groups r;
+  for (std::size_t i = 0; i < len; ++i) r.add(e[i]);
+  if (r.overflow) {  // more than 16 (side, size) groups: pair by pair
+    for (std::size_t i = 0; i < len; ++i) {
+      if (e[i].side != 0) continue;
+      for (std::size_t j = 0; j < len; ++j) {
+        if (e[j].side == 1) cross += pair_weight(e[i], e[j]);
+        else if (j > i) self += pair_weight(e[i], e[j]);
+      }
+    }
+    return;
+  }
+  for (std::size_t a = 0; a < r.n; ++a) {
+    const auto& ga = r.g[a];
+    if (ga.side != 0) continue;
+    self += ga.count * (ga.count - 1) / 2 / ga.size;
+    for (std::size_t b = 0; b < r.n; ++b) {
+      const auto& gb = r.g[b];
+      const double w = 1.0 / std::max(ga.size, gb.size);
+      if (gb.side == 1) cross += ga.count * gb.count * w;
+      else if (b > a) self += ga.count * gb.count * w;
+    }
+  }
+}
+
 // The kernel summed over distinct pairs within x.
 double sum_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   auto& e = entries_scratch();
   std::size_t empty = 0;
   add_entries(e, x, 0, empty);
   std::sort(e.begin(), e.end());
-  double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2;
+  double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2, cross = 0;
   for (std::size_t a = 0; a < e.size();) {
     std::size_t b = a + 1;
     while (b < e.size() && e[b].value == e[a].value) ++b;
-    for (std::size_t i = a; i < b; ++i)
-      for (std::size_t j = i + 1; j < b; ++j)
-        if (e[i].sketch != e[j].sketch) sum += pair_weight(e[i], e[j]);
+    if (b - a > 1) add_run(&e[a], b - a, sum, cross);
     a = b;
   }
   return sum;
@@ -141,13 +192,7 @@ void sum_kernels(std::span<const std::span<const std::uint32_t>> x,
   for (std::size_t a = 0; a < e.size();) {
     std::size_t b = a + 1;
     while (b < e.size() && e[b].value == e[a].value) ++b;
-    for (std::size_t i = a; i < b; ++i) {
-      if (e[i].side != 0) continue;
-      for (std::size_t j = a; j < b; ++j) {
-        if (e[j].side == 1) cross += pair_weight(e[i], e[j]);
-        else if (j > i && e[j].sketch != e[i].sketch) self += pair_weight(e[i], e[j]);
-      }
-    }
+    if (b - a > 1) add_run(&e[a], b - a, self, cross);
     a = b;
   }
 }
