@@ -37,6 +37,8 @@ class sax_reader {
   // the '{' of start_object, past the '}' of end_object), so a handler can cut a value's text out.
   // After a failed parse: where it failed.
   std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
+  // During a handler's string() call: the offset of the string's opening quote.
+  std::size_t value_offset() const { return static_cast<std::size_t>(value_ - begin_); }
 
  private:
   // Reads the string whose opening quote is at p_; on success `out` is its decoded text.
@@ -50,6 +52,7 @@ class sax_reader {
   std::size_t utf8_length(const unsigned char* p) const;
 
   const unsigned char* begin_ = nullptr;
+  const unsigned char* value_ = nullptr;  // where the value being read began
   const unsigned char* p_ = nullptr;
   const unsigned char* end_ = nullptr;
   std::string buffer_;
@@ -94,6 +97,7 @@ sax_result sax_reader::parse(std::string_view text, Handler& h, int max_depth) {
         break;
       }
       case '"':
+        value_ = p_;
         if (!read_string(s)) return sax_result::syntax;
         if (!h.string(s)) return sax_result::stopped;
         break;

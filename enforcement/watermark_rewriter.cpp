@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "enforcement/answer_texts.h"
 #include "enforcement/request_shaper.h"
 
 namespace dg::enforcement {
@@ -388,6 +389,27 @@ response_rewriter::stats watermark_rewriter::counts() const {
 }
 
 std::string watermark_rewriter::rewrite_json_body(std::string_view body) {
+  // The common case: each answer string rewritten where it stands, the rest copied as it came.
+  std::vector<answer_text> texts;
+  if (find_answer_texts(body, max_depth, texts)) {
+    std::string result;
+    std::size_t copied = 0;
+    for (const auto& t : texts) {
+      text_marker m(*table_, key_);
+      std::string out = m.mark(t.text);
+      add_counts(m);
+      if (m.scanner().changed() == 0) continue;
+      if (result.empty()) result.reserve(body.size() + 64);
+      result.append(body.substr(copied, t.begin - copied));
+      result.push_back('"');
+      escape_into(out, result);
+      result.push_back('"');
+      copied = t.end;
+    }
+    if (copied == 0) return std::string(body);
+    result.append(body.substr(copied));
+    return result;
+  }
   json j;
   if (!parse(body, j)) return std::string(body);
   bool changed = false;

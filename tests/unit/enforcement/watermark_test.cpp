@@ -109,6 +109,67 @@ TEST(Rewriter, JsonBodiesStayValid) {
   EXPECT_EQ(r2["output"][0]["content"][0]["text"], mark(text));
 }
 
+// The in-place path (answer strings rewritten where they stand) against the tree path it
+// replaced: the same JSON from every answer shape, duplicates and oddities included.
+TEST(Rewriter, InPlaceJsonRewriteEqualsTheTreeRewrite) {
+  auto t = synonym_table::builtin();
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "Students often require large cars. \"Quoted\" \u00e9t\u00e9 \n ";
+  const std::string s = "\"" + text + "\"";
+  const std::vector<std::string> bodies = {
+      R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":)" + s + R"(}},{"index":1,"text":)" + s + "}]}",
+      R"({"choices":[{"message":{"content":[{"type":"text","text":)" + s + R"(},{"text":)" + s + R"(,"type":"output_text"},)"
+          R"({"type":"image","text":)" + s + R"(},{"type":5,"text":)" + s + R"(},"bare",{"text":7}]}}]})",
+      R"({"output":[{"type":"message","content":[{"type":"output_text","text":)" + s + R"(}]},{"content":)" + s + R"(},3]})",
+      R"( { "choices" : [ 1, [ ], { "message" : null , "text" : )" + s + R"( } ] , "usage" : { "total_tokens" : 1.0e2 } } )",
+      R"({"choices":[{"message":{"content":"short"}}],"choices":[{"message":{"content":)" + s + "}}]}",  // duplicate
+      R"({"choices":[{"text":)" + s + R"(,"text":"again"}]})",                                                // duplicate
+      R"({"choices":[{"message":{"content":)" + s + R"(},"message":{"content":"x"}}]})",                    // duplicate
+      R"({"choices":{"message":{"content":)" + s + "}}}", R"([{"choices":[]}])", "not json", R"({"choices":[]})",
+      R"({"choices":[{"delta":{"content":)" + s + "}}]}"};
+  for (const auto& b : bodies) {
+    const std::string got = watermark_rewriter(t, key).rewrite_json_body(b);
+    // The tree path: what a body with a key the fast path refuses ("choices" twice) still takes.
+    auto tree_j = nlohmann::ordered_json::parse(b, nullptr, false);
+    if (tree_j.is_discarded()) {
+      EXPECT_EQ(got, b);
+      continue;
+    }
+    auto got_j = nlohmann::ordered_json::parse(got, nullptr, false);
+    ASSERT_FALSE(got_j.is_discarded()) << got;
+    // Rewrite the tree the way the tree path does, by marking each answer string.
+    auto mark_all = [&](nlohmann::ordered_json& j) {
+      auto mark_string = [&](nlohmann::ordered_json& f) {
+        if (f.is_string()) f = mark(f.get<std::string>());
+      };
+      auto mark_content = [&](nlohmann::ordered_json& c) {
+        if (c.is_string()) mark_string(c);
+        else if (c.is_array())
+          for (auto& p : c)
+            if (p.is_object() && p.contains("text") && (!p.contains("type") || p["type"] == "text" || p["type"] == "output_text"))
+              mark_string(p["text"]);
+      };
+      if (!j.is_object()) return;
+      if (auto ch = j.find("choices"); ch != j.end() && ch->is_array())
+        for (auto& c : *ch) {
+          if (!c.is_object()) continue;
+          if (auto m = c.find("message"); m != c.end() && m->is_object())
+            if (auto ct = m->find("content"); ct != m->end()) mark_content(*ct);
+          if (auto tx = c.find("text"); tx != c.end()) mark_string(*tx);
+        }
+      if (auto o = j.find("output"); o != j.end() && o->is_array())
+        for (auto& it : *o)
+          if (it.is_object())
+            if (auto ct = it.find("content"); ct != it.end()) mark_content(*ct);
+    };
+    mark_all(tree_j);
+    EXPECT_EQ(got_j, tree_j) << b;
+    if (&b == &bodies[0]) {
+      EXPECT_NE(got, b);  // the texts are long enough to be marked
+    }
+  }
+}
+
 TEST(Rewriter, SseDeltasReassembleToTheMarkedText) {
   auto t = synonym_table::builtin();
   std::string text;
