@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <new>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -246,12 +247,18 @@ bool event_store::append(pb::QueryEvent&& e) noexcept {
   // writer gave back (spare_), so that nothing is allocated per event. A push
   // leaves `encoded` empty; after a refused one it still has its buffers.
   thread_local encoded_event encoded;
-  if (encoded.value.capacity() < 64) (void)spare_->try_pop(encoded);
-  sanitize_utf8(e);
-  encoded.ts = e.ts_micros();
-  encoded.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
-  assign_event_key(encoded.key, e.client_id(), encoded.ts, encoded.seq);
-  e.SerializeToString(&encoded.value);
+  try {
+    if (encoded.value.capacity() < 64) (void)spare_->try_pop(encoded);
+    sanitize_utf8(e);
+    encoded.ts = e.ts_micros();
+    encoded.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
+    assign_event_key(encoded.key, e.client_id(), encoded.ts, encoded.seq);
+    e.SerializeToString(&encoded.value);
+  } catch (const std::bad_alloc&) {
+    // No memory to encode it (no spare buffer was free): the event is lost, the caller lives on.
+    metrics_.dropped_write_error->Increment();
+    return false;
+  }
   if (!queue_->try_push(encoded)) {
     metrics_.dropped_queue_full->Increment();
     return false;
