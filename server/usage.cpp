@@ -1,6 +1,9 @@
 #include "server/usage.h"
 
-#include <nlohmann/json.hpp>
+#include <cmath>
+#include <string>
+
+#include "common/json_sax.h"
 
 namespace dg::server {
 
@@ -31,39 +34,34 @@ std::size_t object_end(std::string_view text, std::size_t start) {
   return std::string_view::npos;
 }
 
-// Collects the top-level token counts of a usage object with a SAX pass: the
-// response path ran this for every answer, and a DOM of the object (with its
-// nested *_details maps) cost more than the rest of the scan.
-class usage_sax final : public nlohmann::json_sax<nlohmann::json> {
+// Collects the top-level token counts of a usage object in one pass: the response path runs
+// this for every answer, and a tree of the object (with its nested *_details maps), or even
+// nlohmann's SAX lexer, cost more than the rest of the scan.
+class usage_reader {
  public:
-  bool null() override { return scalar(); }
-  bool boolean(bool) override { return scalar(); }
-  bool number_integer(number_integer_t) override { return scalar(); }
-  bool number_unsigned(number_unsigned_t v) override {
-    if (depth_ == 1) {
-      const auto n = v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number(double v, bool integer) {
+    // Non-negative integers only (nlohmann's number_unsigned), clamped to 32 bits.
+    if (depth_ == 1 && integer && v >= 0 && !std::signbit(v)) {
+      const auto n = v > 4294967295.0 ? 0xffffffffu : static_cast<std::uint32_t>(v);
       if (key_ == "prompt_tokens") set(prompt_, n, 0);
       if (key_ == "input_tokens") set(prompt_, n, 1);
       if (key_ == "completion_tokens") set(completion_, n, 0);
       if (key_ == "output_tokens") set(completion_, n, 1);
     }
-    return scalar();
+    return true;
   }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
-  bool string(string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return scalar(); }
-  bool start_object(std::size_t) override { return open(); }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override { return open(); }
-  bool end_array() override { return close(); }
-  bool key(string_t& k) override {
+  bool string(std::string_view) { return true; }
+  bool start_object() { return ++depth_, true; }
+  bool end_object() { return --depth_, true; }
+  bool start_array() { return ++depth_, true; }
+  bool end_array() { return --depth_, true; }
+  bool key(std::string_view k) {
     if (depth_ == 1) key_.assign(k);
     any_key_ |= depth_ == 1 && (k == "prompt_tokens" || k == "input_tokens" ||
                                 k == "completion_tokens" || k == "output_tokens");
     return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
   }
 
   // Chat's names win over the Responses API's when both are present.
@@ -77,15 +75,6 @@ class usage_sax final : public nlohmann::json_sax<nlohmann::json> {
   };
   static void set(pick& p, std::uint32_t v, int rank) {
     if (rank < p.rank) p = {v, rank};
-  }
-  bool scalar() { return true; }
-  bool open() {
-    ++depth_;
-    return depth_ <= 16;
-  }
-  bool close() {
-    --depth_;
-    return true;
   }
 
   int depth_ = 0;
@@ -109,10 +98,10 @@ bool find_usage(std::string_view json, token_usage& out) {
     if (i >= json.size() || json[i] != '{') continue;  // null, or not a key
     const std::size_t end = object_end(json, i);
     if (end == std::string_view::npos) continue;
-    usage_sax sax;
-    const std::string_view object = json.substr(i, end - i);
-    if (!nlohmann::json::sax_parse(object.begin(), object.end(), &sax) || !sax.found()) continue;
-    out = sax.result();
+    thread_local dg::json::sax_reader reader;
+    usage_reader usage;
+    if (reader.parse(json.substr(i, end - i), usage, 16) != dg::json::sax_result::ok || !usage.found()) continue;
+    out = usage.result();
     return true;
   }
   return false;

@@ -77,6 +77,17 @@ TEST(sse_parser, serialize_round_trips) {
   EXPECT_EQ(back[0].data, "a\nb");
 }
 
+TEST(usage, only_non_negative_integers_count) {
+  token_usage u;
+  ASSERT_TRUE(find_usage(R"({"usage":{"prompt_tokens":-3,"completion_tokens":2.5,"input_tokens":7,"output_tokens":99999999999}})", u));
+  EXPECT_EQ(u.prompt_tokens, 7u);  // the negative chat count is not a count; the Responses one is
+  EXPECT_EQ(u.completion_tokens, 0xffffffffu);
+  token_usage bad;
+  EXPECT_FALSE(find_usage(R"({"usage":{"prompt_tokens":1,}})", bad));  // not JSON: not read
+  token_usage deep;
+  EXPECT_FALSE(find_usage(R"({"usage":{"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]],"prompt_tokens":1}})", deep));
+}
+
 TEST(usage, from_final_chunk_and_body) {
   token_usage u;
   EXPECT_TRUE(find_usage(R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":200,"total_tokens":212}})", u));
