@@ -15,6 +15,7 @@ namespace {
 constexpr std::size_t block = 64;  // bytes per word_bits_ entry
 constexpr std::size_t padding = 16;  // a word's last 8-byte load may reach this far past the text
 
+#if !defined(__SSE2__)
 // What normalise_text makes of each byte: ASCII lower-cased, UTF-8 bytes kept, separators as ' '.
 constexpr std::array<unsigned char, 256> make_lowered() {
   std::array<unsigned char, 256> t{};
@@ -27,6 +28,7 @@ constexpr std::array<unsigned char, 256> make_lowered() {
   return t;
 }
 constexpr auto lowered_byte = make_lowered();
+#endif
 
 // Lower-cases one block of 64 bytes from `in` into `out` and returns its word-byte mask.
 inline std::uint64_t classify_block(const unsigned char* in, unsigned char* out) {
