@@ -101,7 +101,28 @@ enum message_key : std::uint8_t { m_other, m_role, m_content, m_type };
 
 class body_handler {
  public:
-  explicit body_handler(const parse_limits& limits) : limits_(limits) {}
+  // Ready for the next body: state cleared, buffers kept (one handler per thread reads every
+  // body, so nothing is allocated per body once the buffers have grown).
+  void reset(const parse_limits& limits) {
+    limits_ = limits;
+    stack_.clear();
+    root_object_ = false;
+    top_.fill({});
+    model_.clear();
+    instructions_.clear();
+    bias_.clear();
+    tools_count_ = functions_count_ = 0;
+    messages_.clear();
+    input_messages_.clear();
+    input_as_messages_ = false;
+    prompt_.items = 0;
+    prompt_.has_text = false;
+    prompt_.text.clear();
+    input_prompts_.items = 0;
+    input_prompts_.has_text = false;
+    input_prompts_.text.clear();
+    system_pieces_.clear();
+  }
 
   bool root_is_object() const { return root_object_; }
 
@@ -175,7 +196,7 @@ class body_handler {
   message_list& list_of(std::uint8_t owner) { return owner == 0 ? messages_ : input_messages_; }
   text_list& pieces_of(std::uint8_t owner) { return owner == 0 ? message_pieces_ : system_pieces_; }
 
-  const parse_limits& limits_;
+  parse_limits limits_;
   std::vector<frame> stack_;
   bool root_object_ = false;
 
@@ -238,7 +259,9 @@ frame body_handler::begin_value(const scalar& v, std::string_view s) {
           break;
         case k_input:
           input_messages_.clear();
-          input_prompts_ = {};
+          input_prompts_.items = 0;
+          input_prompts_.has_text = false;
+          input_prompts_.text.clear();
           input_as_messages_ = false;
           if (v.k == kind::string) {
             input_prompts_.items = 1;
@@ -251,7 +274,9 @@ frame body_handler::begin_value(const scalar& v, std::string_view s) {
           }
           break;
         case k_prompt:
-          prompt_ = {};
+          prompt_.items = 0;
+          prompt_.has_text = false;
+          prompt_.text.clear();
           if (v.k == kind::string) {
             prompt_.items = 1;
             prompt_.has_text = true;
@@ -458,7 +483,8 @@ status parse_request_body(std::string_view body, pb::QueryEvent& ev, const parse
   if (body.size() > limits.max_body_bytes) return status::invalid_argument("request body too large");
   try {
     thread_local json::sax_reader reader;
-    body_handler h(limits);
+    thread_local body_handler h;
+    h.reset(limits);
     switch (reader.parse(body, h, limits.max_depth)) {
       case json::sax_result::ok: break;
       case json::sax_result::depth: return status::invalid_argument("request body nested too deeply");
