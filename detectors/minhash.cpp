@@ -72,7 +72,7 @@ bbit_signature to_bbit(std::span<const std::uint32_t> sig) {
   return out;
 }
 
-double jaccard_bbit(const bbit_signature& a, const bbit_signature& b) {
+std::size_t equal_bbit_lanes(const bbit_signature& a, const bbit_signature& b) {
   // Equal bytes, eight at a time: a zero byte of a ^ b is an equal lane (SWAR zero-byte test,
   // exact: no carries cross bytes), and the high bits are summed by one multiply.
   constexpr std::uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
@@ -86,9 +86,17 @@ double jaccard_bbit(const bbit_signature& a, const bbit_signature& b) {
     const std::uint64_t zero = ~nonzero & ~low7;            // high bit set where the byte is 0
     eq += static_cast<std::size_t>(((zero >> 7) * 0x0101010101010101ULL) >> 56);
   }
+  return eq;
+}
+
+double jaccard_from_equal_lanes(std::size_t equal) {
   constexpr double chance = 1.0 / 256;
-  double p = static_cast<double>(eq) / bbit_size;
+  double p = static_cast<double>(equal) / bbit_size;
   return std::clamp((p - chance) / (1 - chance), 0.0, 1.0);
+}
+
+double jaccard_bbit(const bbit_signature& a, const bbit_signature& b) {
+  return jaccard_from_equal_lanes(equal_bbit_lanes(a, b));
 }
 
 }  // namespace dg::detectors

@@ -45,5 +45,9 @@ class minhasher {
 double jaccard(const minhash_signature& a, const minhash_signature& b);
 bbit_signature to_bbit(std::span<const std::uint32_t> sig);
 double jaccard_bbit(const bbit_signature& a, const bbit_signature& b);
+// The two halves of jaccard_bbit: lanes equal, and the estimate from that count (monotone, so
+// the best of many comparisons is found on the counts alone).
+std::size_t equal_bbit_lanes(const bbit_signature& a, const bbit_signature& b);
+double jaccard_from_equal_lanes(std::size_t equal);
 
 }  // namespace dg::detectors

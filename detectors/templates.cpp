@@ -59,12 +59,13 @@ int templates_detector::update(templates_state& s, const event_view& e, populati
     templates_state::entry cur;
     cur.simhash = e.f.simhash();
     cur.bbit = to_bbit({e.f.minhash().data(), static_cast<std::size_t>(e.f.minhash_size())});
-    double best_j = 0;
+    std::size_t best_eq = 0;
     int best_h = 65;
     for (const auto& x : s.reservoir) {
-      best_j = std::max(best_j, jaccard_bbit(cur.bbit, x.bbit));
+      best_eq = std::max(best_eq, equal_bbit_lanes(cur.bbit, x.bbit));
       best_h = std::min(best_h, hamming(cur.simhash, x.simhash));
     }
+    const double best_j = s.reservoir.empty() ? 0.0 : jaccard_from_equal_lanes(best_eq);
     if (!s.reservoir.empty() && (best_j >= o_.near_dup_jaccard || best_h <= near_equal_bits)) ++s.near_dups;
     if (s.reservoir.size() >= min_reservoir) nearest = best_h;
     ++s.prompts;
