@@ -74,6 +74,9 @@ gateway::~gateway() {
   }
   // Pools close their idle sockets before the io_contexts go.
   for (auto& w : workers_) w->pool.reset();
+  // The workers (and the sessions their io_contexts still own) are destroyed
+  // after control_ (see gateway.h): a closing session must not post to it.
+  ctx_->on_session_closed = nullptr;
 }
 
 void gateway::bind_proxy() {

@@ -91,14 +91,19 @@ class gateway {
   std::unique_ptr<boost::asio::ssl::context> client_tls_;
   std::unique_ptr<boost::asio::ssl::context> upstream_tls_;
 
+  // The workers outlive control_: a pending accept on control_ holds a socket
+  // of a worker's io_context, and destroying it after that io_context was a
+  // heap-use-after-free at every shutdown (ASan). ~gateway() unhooks
+  // on_session_closed, so sessions destroyed with the workers post nothing to
+  // the control_ that is gone by then.
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   boost::asio::io_context control_{1};  // signals, accept, admin, drain
   admin_server admin_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer drain_timer_;
-  std::vector<std::unique_ptr<worker>> workers_;
-  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::size_t next_worker_ = 0;
   bool accept_paused_ = false;
   bool shutting_down_ = false;
