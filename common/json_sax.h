@@ -4,7 +4,9 @@
 // buffer for strings with escapes. It accepts what nlohmann::json::parse
 // accepts (RFC 8259, a leading UTF-8 byte-order mark, well-formed UTF-8 in
 // strings, no raw control characters, no lone surrogates, no non-finite
-// numbers, nothing after the value); nesting deeper than max_depth stops it.
+// numbers, nothing after the value but white space, or a NUL byte and whatever
+// follows it, which nlohmann takes for the end); nesting deeper than max_depth
+// stops it.
 //
 // The handler has these members, each returning false to stop the parse:
 //   bool start_object(); bool end_object(); bool start_array(); bool end_array();
@@ -124,7 +126,8 @@ sax_result sax_reader::parse(std::string_view text, Handler& h, int max_depth) {
     // After a value: the next member or element, or the ends of containers.
     for (;;) {
       skip_space();
-      if (in_object_.empty()) return p_ == end_ ? sax_result::ok : sax_result::syntax;
+      // Like nlohmann's lexer, a NUL byte where a token would start ends the text.
+      if (in_object_.empty()) return p_ == end_ || *p_ == '\0' ? sax_result::ok : sax_result::syntax;
       if (p_ == end_) return sax_result::syntax;
       const bool object = in_object_.back();
       if (*p_ == ',') {

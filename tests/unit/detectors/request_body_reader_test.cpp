@@ -60,6 +60,9 @@ TEST(RequestBodyReader, SameEventAsTheTreeForEveryShape) {
       "\xEF\xBB\xBF{\"prompt\":\"after a byte-order mark\"}",
       "{\"prompt\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"}",
       R"({})", R"({"a":{"b":{"c":[[[{"messages":[]}]]]}}})",
+      // nlohmann ends the text at a NUL byte where a token would start (found by the fuzzer).
+      std::string("{\"prompt\":\"x\"}\0 trailing", 24), std::string("{\"prompt\":\"x\"} \0", 16),
+      std::string("{\"prompt\":\"x\"\0}", 15), std::string("{\"prompt\":\"x\0\"}", 15), std::string("\0{}", 3),
       // Refused by both.
       "", " ", "{", "}", "[1,2]", "\"s\"", "3", "null", R"({"a":1,})", R"({"a" 1})", R"({"a":01})", R"({"a":1.})",
       R"({"a":.5})", R"({"a":-})", R"({"a":1e})", R"({"a":tru})", R"({"a":nul})", R"({"a":"x"}x)", R"({"a":"\x"})",
