@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace dg::json {
 
 enum class sax_result { ok, syntax, depth, stopped };
@@ -240,21 +242,7 @@ inline bool sax_reader::read_string(std::string_view& out) {
           if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
           cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         }
-        if (cp < 0x80) {
-          buffer_.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-          buffer_.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-          buffer_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-          buffer_.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-          buffer_.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          buffer_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-          buffer_.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-          buffer_.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-          buffer_.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          buffer_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
+        append_utf8(cp, buffer_);
         break;
       }
       default: return false;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/utf8.h"
 #include "enforcement/answer_texts.h"
 #include "enforcement/request_shaper.h"
 
@@ -302,21 +303,7 @@ void unescape(std::string_view body, std::string& out) {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (hex(i + 3) - 0xDC00);
           i += 6;
         }
-        if (cp < 0x80) {
-          out.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-          out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-          out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-          out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-          out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-          out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
+        append_utf8(cp, out);
         break;
       }
       default: out.push_back(x); break;  // " \ /
