@@ -123,6 +123,10 @@ std::unique_ptr<db_layout> make_db_layout(const storage_options& o,
   db.info_log = std::make_shared<forward_logger>();
   // Bounds recovery time after a crash: older WALs force a flush.
   db.max_total_wal_size = 256 << 20;
+  // Bounded: with -1 (RocksDB's default) every table file stays open, and
+  // open descriptors grow with the store. The follower overrides it to -1,
+  // which a secondary instance requires (event_store.cpp).
+  db.max_open_files = o.max_open_files;
   db.listeners.push_back(std::make_shared<manual_recovery>());
 
   auto cache = rocksdb::NewLRUCache(static_cast<std::size_t>(o.block_cache_mb) << 20);

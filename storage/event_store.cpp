@@ -152,6 +152,8 @@ status event_store::open() {
   status s = open_db(open_mode::read_write, "");
   if (!s) return s;
   queue_ = std::make_unique<event_queue<encoded_event>>(options_.queue_capacity);
+  queue_max_bytes_ = static_cast<std::size_t>(options_.queue_max_mb) << 20;
+  queued_bytes_.store(0);
   spare_ = std::make_unique<event_queue<encoded_event>>(
       std::min<std::size_t>(options_.max_batch_events, max_spare_buffers));
   {
@@ -160,12 +162,13 @@ status event_store::open() {
   }
   accepting_.store(true);
   writer_ = std::thread([this] { writer_loop(); });
-  retention_ = std::thread([this] { retention_loop(); });
+  retention_ = std::thread([this] { housekeeping_loop(); });
   // Named for top -H and per-thread CPU accounting (storage_bench).
   pthread_setname_np(writer_.native_handle(), writer_thread_name);
   pthread_setname_np(retention_.native_handle(), "dg-store-retain");
   log::info("storage: event store open", {{"path", options_.path},
                                           {"queue_capacity", queue_->capacity()},
+                                          {"queue_max_mb", options_.queue_max_mb},
                                           {"compression", options_.compression}});
   return status::ok();
 }
@@ -243,6 +246,10 @@ bool event_store::append(pb::QueryEvent&& e) noexcept {
     metrics_.dropped_queue_full->Increment();
     return false;
   }
+  if (queued_bytes_.load(std::memory_order_relaxed) >= queue_max_bytes_) {
+    metrics_.dropped_queue_bytes->Increment();
+    return false;
+  }
   // Encoded here, on the caller's thread (encoded_event.h), into buffers the
   // writer gave back (spare_), so that nothing is allocated per event. A push
   // leaves `encoded` empty; after a refused one it still has its buffers.
@@ -259,7 +266,16 @@ bool event_store::append(pb::QueryEvent&& e) noexcept {
     metrics_.dropped_write_error->Increment();
     return false;
   }
+  // Reserved before the push, so that concurrent appends cannot all pass the
+  // bound; the writer takes it off when it pops the event.
+  const std::size_t bytes = queued_size(encoded);
+  if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > queue_max_bytes_) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    metrics_.dropped_queue_bytes->Increment();
+    return false;
+  }
   if (!queue_->try_push(encoded)) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
     metrics_.dropped_queue_full->Increment();
     return false;
   }
@@ -311,6 +327,7 @@ void event_store::writer_loop() {
     while (drain_once() > 0 && !degraded_.load()) {
     }
     metrics_.queue_depth->Set(static_cast<double>(queue_->size_approx()));
+    metrics_.queue_bytes->Set(static_cast<double>(queued_bytes_.load(std::memory_order_relaxed)));
     update_memory_gauges();
     if (degraded_.load()) {
       backoff = was_degraded ? std::min(backoff * 2, max_backoff) : min_backoff;
@@ -343,6 +360,7 @@ std::size_t event_store::drain_once() {
     if (!r) {
       std::size_t n = 0;
       while (n < options_.max_batch_events && queue_->try_pop(staged_[0])) {
+        queued_bytes_.fetch_sub(queued_size(staged_[0]), std::memory_order_relaxed);
         recycle(staged_[0]);
         ++n;
       }
@@ -359,11 +377,16 @@ std::size_t event_store::drain_once() {
   batch.Clear();
   // Popping swaps the buffers of the last batch's events back into the queue.
   std::size_t n = 0;
+  std::size_t popped_bytes = 0;
   while (n < options_.max_batch_events) {
     if (staged_.size() <= n) staged_.emplace_back();
     if (!queue_->try_pop(staged_[n])) break;
+    popped_bytes += queued_size(staged_[n]);
     ++n;
   }
+  // Off the queue's bound at once: the batch's own memory is bounded by
+  // max_batch_events, and appends may go on while it commits.
+  queued_bytes_.fetch_sub(popped_bytes, std::memory_order_relaxed);
   if (n == 0) return 0;
   // Events of many clients arrive interleaved. Sorted, each memtable insert
   // starts its skip-list search where the last one ended, instead of from the
@@ -389,7 +412,7 @@ std::size_t event_store::drain_once() {
   rocksdb::WriteOptions wo;
   wo.sync = false;
   const auto start = std::chrono::steady_clock::now();
-  const rocksdb::Status s = db_->Write(wo, &batch);
+  const rocksdb::Status s = write(wo, &batch);
   metrics_.write_seconds->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   lk.unlock();
@@ -455,9 +478,11 @@ storage_stats event_store::stats() const {
   storage_stats s;
   s.events_written = static_cast<std::uint64_t>(metrics_.events_written->Value());
   s.dropped_queue_full = static_cast<std::uint64_t>(metrics_.dropped_queue_full->Value());
+  s.dropped_queue_bytes = static_cast<std::uint64_t>(metrics_.dropped_queue_bytes->Value());
   s.dropped_write_error = static_cast<std::uint64_t>(metrics_.dropped_write_error->Value());
   s.write_errors = static_cast<std::uint64_t>(metrics_.write_errors->Value());
   s.queue_depth = queue_ ? queue_->size_approx() : 0;
+  s.queue_bytes = queued_bytes_.load(std::memory_order_relaxed);
   s.degraded = degraded_.load();
   return s;
 }
@@ -470,12 +495,17 @@ std::uint64_t event_store::estimate_events() const {
   return n;
 }
 
+rocksdb::Status event_store::write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
+  std::lock_guard lk(write_mu_);
+  return db_->Write(wo, batch);
+}
+
 // REQUIRES: db_mu_ held (shared).
 status event_store::write_sync(void* batch) {
   if (db_ == nullptr) return status::unavailable("storage: not open");
   if (read_only_) return status::invalid_argument("storage: opened read-only");
   rocksdb::WriteOptions wo;
-  const rocksdb::Status s = db_->Write(wo, static_cast<rocksdb::WriteBatch*>(batch));
+  const rocksdb::Status s = write(wo, static_cast<rocksdb::WriteBatch*>(batch));
   if (!s.ok()) return from_rocksdb(s, "storage: write to '" + options_.path + "'");
   return status::ok();
 }
@@ -508,15 +538,25 @@ status event_store::append_audit(const pb::AuditEntry& e) {
   return write_sync(&batch);
 }
 
-void event_store::retention_loop() {
-  const auto interval = std::chrono::seconds(options_.retention_check_interval_s);
+void event_store::housekeeping_loop() {
+  using steady = std::chrono::steady_clock;
+  const steady::duration retention_interval = std::chrono::seconds(options_.retention_check_interval_s);
+  const steady::duration tick = std::min(retention_interval, steady::duration(index_merge_interval));
+  auto next_retention = steady::now() + retention_interval;
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      if (stop_cv_.wait_for(lk, interval, [&] { return stop_; })) return;
+      if (stop_cv_.wait_for(lk, tick, [&] { return stop_; })) return;
     }
-    const status s = run_retention();
-    if (!s) log::warn("storage: retention failed", {{"error", s.to_string()}});
+    if (!degraded_.load()) {
+      const status m = merge_index_files();
+      if (!m) log::warn("storage: merging the time index's files failed", {{"error", m.to_string()}});
+    }
+    if (steady::now() >= next_retention) {
+      next_retention = steady::now() + retention_interval;
+      const status s = run_retention();
+      if (!s) log::warn("storage: retention failed", {{"error", s.to_string()}});
+    }
   }
 }
 

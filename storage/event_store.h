@@ -19,7 +19,8 @@
 // on the caller's thread (encoded_event.h), so the one writer thread only
 // sorts and commits. The WAL is on (no fsync per batch): a killed
 // process loses nothing that was committed; a power cut may lose the last
-// moments. A full queue drops the event and counts it; append() never waits.
+// moments. A full queue (queue_capacity events or queue_max_mb of them) drops
+// the event and counts it; append() never waits.
 //
 // When a commit fails (disk full, read-only file system, I/O error), the store
 // turns degraded: it counts the dropped batch, reports a reason for /readyz,
@@ -33,6 +34,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -59,6 +61,8 @@ class Registry;
 }
 namespace rocksdb {
 class WriteBatch;
+struct WriteOptions;
+class Status;
 class DB;
 class Env;
 class ColumnFamilyHandle;
@@ -82,13 +86,17 @@ inline constexpr micros min_time = INT64_MIN;
 // The name of the writer thread (at most 15 characters, as Linux allows).
 inline constexpr const char* writer_thread_name = "dg-store-writer";
 inline constexpr micros max_time = INT64_MAX;
+// How often the housekeeping thread merges the time index's small files.
+inline constexpr std::chrono::seconds index_merge_interval{30};
 
 struct storage_stats {
   std::uint64_t events_written = 0;
   std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_queue_bytes = 0;
   std::uint64_t dropped_write_error = 0;
   std::uint64_t write_errors = 0;
   std::uint64_t queue_depth = 0;
+  std::uint64_t queue_bytes = 0;  // encoded size of the events waiting
   bool degraded = false;
 };
 
@@ -160,6 +168,12 @@ class event_store {
   // Compacts everything (the expiry filter drops what is expired). For tests
   // and operators; the background never calls it.
   status compact();
+  // Merges runs of small adjacent files of the time index (index_merge.h)
+  // until none is left. The housekeeping thread calls it every
+  // index_merge_interval; tests call it directly.
+  status merge_index_files();
+  // The time index's table files (all levels): what merge_index_files bounds.
+  std::size_t index_file_count() const;
 
   // False while writes fail; degraded_reason() says why ("" when healthy).
   bool healthy() const { return !degraded_.load(std::memory_order_relaxed); }
@@ -183,11 +197,15 @@ class event_store {
   // replays what was written); see the .cpp for why not DB::Resume().
   status recover();
   void writer_loop();
+  // What a queued event counts against queue_max_mb.
+  static std::size_t queued_size(const encoded_event& e) { return e.key.capacity() + e.value.capacity(); }
   // Hands a popped event's buffers to spare_ (or frees them); `e` is left empty.
   void recycle(encoded_event& e);
   // Sets the RocksDB memory gauges. REQUIRES: db_mu_ not held.
   void update_memory_gauges();
-  void retention_loop();
+  // The housekeeping thread: merge_index_files() every index_merge_interval,
+  // run_retention() every retention_check_interval_s.
+  void housekeeping_loop();
   // Builds and commits one batch from the queue; returns the events taken.
   std::size_t drain_once();
   void mark_degraded(const std::string& reason);
@@ -203,6 +221,13 @@ class event_store {
   rocksdb::Env* env_ = nullptr;
   // Shared by every use of db_ and the handles; exclusive to reopen or close.
   mutable std::shared_mutex db_mu_;
+  // One DB::Write at a time (taken under db_mu_). RocksDB would merge concurrent
+  // writers into one group commit, the leader copying the others' batches under
+  // its own atomics, which ThreadSanitizer cannot see in Debian's uninstrumented
+  // library. The event writer is the only busy writer, so little is lost.
+  std::mutex write_mu_;
+  // DB::Write under write_mu_. REQUIRES: db_mu_ held (shared).
+  rocksdb::Status write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch);
   std::unique_ptr<db_layout> layout_;  // outlives db_: its options point into it
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -221,6 +246,11 @@ class event_store {
   // empty once popped, so an idle queue holds no memory).
   static constexpr std::size_t max_spare_buffers = 8192;
   std::unique_ptr<event_queue<encoded_event>> spare_;
+  // The buffers' capacity of the queued events (key and value), against
+  // queue_max_bytes_: added by append() before its push, taken off by the
+  // writer when it pops.
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::size_t queue_max_bytes_ = 0;
   std::atomic<bool> accepting_{false};
   std::atomic<bool> wake_pending_{false};
   // Taken by append() (events) and append_audit(); saved with every batch.

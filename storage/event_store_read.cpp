@@ -4,12 +4,16 @@
 #include <queue>
 #include <shared_mutex>
 #include <thread>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/metadata.h>
+#include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
 #include "storage/event_store.h"
+#include "storage/index_merge.h"
 #include "storage/keys.h"
 #include "storage/time_index.h"
 
@@ -44,18 +48,41 @@ status event_store::get_client(std::string_view client_id, pb::ClientRecord& out
 }
 
 status event_store::load_clients(const client_callback& cb) const {
-  std::shared_lock db_lock(db_mu_);
-  if (db_ == nullptr) return not_open();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), clients_cf_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    pb::ClientRecord r;
-    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return status::corruption("storage: unreadable client record " + it->key().ToString(true));
+  // The callback runs without the store's lock: it takes locks of its own (the
+  // policy's), and those may write here (audit entries) while holding them. So
+  // records are read in batches, each resuming after the last key of the one before.
+  constexpr std::size_t batch_size = 1024;
+  std::vector<pb::ClientRecord> batch;
+  batch.reserve(batch_size);
+  std::string last_key;
+  for (bool first = true;; first = false) {
+    batch.clear();
+    bool exhausted = false;
+    {
+      std::shared_lock db_lock(db_mu_);
+      if (db_ == nullptr) return not_open();
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), clients_cf_));
+      if (first) {
+        it->SeekToFirst();
+      } else {
+        it->Seek(last_key);
+        if (it->Valid() && it->key() == rocksdb::Slice(last_key)) it->Next();
+      }
+      for (; it->Valid() && batch.size() < batch_size; it->Next()) {
+        pb::ClientRecord& r = batch.emplace_back();
+        if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return status::corruption("storage: unreadable client record " + it->key().ToString(true));
+        }
+        last_key.assign(it->key().data(), it->key().size());
+      }
+      if (!it->status().ok()) return from_rocksdb(it->status(), "storage: loading clients");
+      exhausted = !it->Valid();
     }
-    if (!cb(std::move(r))) break;
+    for (auto& r : batch) {
+      if (!cb(std::move(r))) return status::ok();
+    }
+    if (exhausted) return status::ok();
   }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "storage: loading clients");
-  return status::ok();
 }
 
 status event_store::scan_audit(std::string_view client_id, std::size_t limit,
@@ -238,7 +265,7 @@ status event_store::run_retention() {
         });
     if (!listed) return status::corruption("storage: unreadable time index entry");
     if (batch.Count() >= retention_batch) {
-      s = db_->Write(wo, &batch);
+      s = write(wo, &batch);
       if (!s.ok()) return from_rocksdb(s, "storage: retention");
       batch.Clear();
       std::this_thread::yield();
@@ -246,7 +273,7 @@ status event_store::run_retention() {
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "storage: retention scan");
   if (batch.Count() > 0) {
-    s = db_->Write(wo, &batch);
+    s = write(wo, &batch);
     if (!s.ok()) return from_rocksdb(s, "storage: retention");
   }
   // The index is time ordered: its wholly expired part is one range tombstone.
@@ -269,6 +296,46 @@ status event_store::compact() {
     if (!s.ok()) return from_rocksdb(s, "storage: compaction");
   }
   return status::ok();
+}
+
+status event_store::merge_index_files() {
+  // Bounds the work of one call; the next call goes on.
+  constexpr int max_merges = 16;
+  std::shared_lock db_lock(db_mu_);
+  if (db_ == nullptr) return not_open();
+  if (read_only_) return status::invalid_argument("storage: opened read-only");
+  rocksdb::ColumnFamilyDescriptor desc;
+  const rocksdb::Status ds = time_cf_->GetDescriptor(&desc);
+  if (!ds.ok()) return from_rocksdb(ds, "storage: time index options");
+  for (int i = 0; i < max_merges; ++i) {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) break;
+    }
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(time_cf_, &meta);
+    if (meta.levels.empty()) break;
+    const rocksdb::LevelMetaData& last = meta.levels.back();
+    std::vector<index_file> files;
+    files.reserve(last.files.size());
+    for (const auto& f : last.files) files.push_back({f.name, f.size, f.being_compacted});
+    const std::vector<std::string> pick = pick_index_merge(files, index_merge_limits{});
+    if (pick.empty()) break;
+    rocksdb::CompactionOptions co;
+    co.compression = rocksdb::kDisableCompressionOption;  // the family's own (its default is Snappy)
+    co.output_file_size_limit = desc.options.target_file_size_base;
+    const rocksdb::Status s = db_->CompactFiles(co, time_cf_, pick, last.level);
+    if (!s.ok()) return from_rocksdb(s, "storage: merging " + std::to_string(pick.size()) + " time index files");
+  }
+  return status::ok();
+}
+
+std::size_t event_store::index_file_count() const {
+  std::shared_lock db_lock(db_mu_);
+  if (db_ == nullptr) return 0;
+  rocksdb::ColumnFamilyMetaData meta;
+  db_->GetColumnFamilyMetaData(time_cf_, &meta);
+  return meta.file_count;
 }
 
 }  // namespace dg::storage

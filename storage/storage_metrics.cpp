@@ -14,9 +14,11 @@ storage_metrics::storage_metrics(prometheus::Registry* registry) {
                         .Add({});
   auto& dropped = prometheus::BuildCounter()
                       .Name("distillguard_storage_events_dropped_total")
-                      .Help("Events not stored: the writer queue was full, or the commit failed")
+                      .Help("Events not stored: the writer queue was full (in events or in bytes), "
+                            "or the commit failed")
                       .Register(*registry);
   dropped_queue_full = &dropped.Add({{"reason", "queue_full"}});
+  dropped_queue_bytes = &dropped.Add({{"reason", "queue_bytes"}});
   dropped_write_error = &dropped.Add({{"reason", "write_error"}});
   write_errors = &prometheus::BuildCounter()
                       .Name("distillguard_storage_write_errors_total")
@@ -33,6 +35,11 @@ storage_metrics::storage_metrics(prometheus::Registry* registry) {
   queue_depth = &prometheus::BuildGauge()
                      .Name("distillguard_storage_queue_depth")
                      .Help("Events waiting for the storage writer")
+                     .Register(*registry)
+                     .Add({});
+  queue_bytes = &prometheus::BuildGauge()
+                     .Name("distillguard_storage_queue_bytes")
+                     .Help("Bytes of encoded events waiting for the storage writer")
                      .Register(*registry)
                      .Add({});
   degraded = &prometheus::BuildGauge()

@@ -9,6 +9,10 @@
 
 namespace dg::storage {
 
+// The smallest bound storage.max_open_files accepts (RocksDB keeps ~10 of it
+// for files other than tables).
+inline constexpr int min_max_open_files = 64;
+
 struct storage_options {
   // Record events at all. Off: nothing is written, detectors still run.
   bool enabled = true;
@@ -25,6 +29,12 @@ struct storage_options {
   // Events waiting for the writer; beyond this they are dropped and counted.
   // Rounded up to a power of two.
   std::uint32_t queue_capacity = 65536;
+  // The same queue's bound in memory, in MiB: the encoded events waiting (their
+  // key and value buffers). Whichever bound is reached first drops. Events of
+  // the default config are ~700 bytes encoded, so queue_capacity binds first;
+  // with prompt_text full (or long user agents) events are larger, and a write
+  // stall would otherwise hold up to queue_capacity of them.
+  int queue_max_mb = 64;
   // The writer commits as soon as this many events wait, without waiting for
   // flush_interval_ms. Larger batches amortise the commit; smaller ones bound
   // the memory of one batch.
@@ -36,6 +46,14 @@ struct storage_options {
   int write_buffer_mb = 64;
   // Block cache shared by all column families, in MiB (reads: export, admin API).
   int block_cache_mb = 64;
+  // Table files RocksDB keeps open at once (its table cache); -1 keeps every
+  // file open for the life of the process, so open descriptors grow with the
+  // store (the 30-minute soak reached 470). A file beyond the bound is opened
+  // again when read: reads of old data pay an open and a footer read, while
+  // index and filter blocks stay in the block cache either way. Raise it for
+  // large stores read often (export), within the process's descriptor limit.
+  // -1 or at least 64.
+  int max_open_files = 512;
   // How often the retention task runs, in seconds. It drops expired events from
   // the time index and compacts the expired part of the event log.
   int retention_check_interval_s = 3600;

@@ -7,6 +7,8 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "storage/privacy.h"
@@ -161,6 +163,39 @@ TEST(event_store, client_record_and_audit_round_trip) {
   EXPECT_EQ(audit[1].ts_micros(), t0 + 3);
 }
 
+TEST(event_store, load_clients_reads_in_batches_and_lets_the_callback_write) {
+  temp_dir dir;
+  event_store s(options_at(dir.sub("db")));
+  ASSERT_TRUE(s.open());
+  constexpr int n = 2500;  // more than two batches
+  std::vector<pb::ClientRecord> records;
+  for (int i = 0; i < n; ++i) {
+    pb::ClientRecord r;
+    char id[16];
+    std::snprintf(id, sizeof id, "client-%05d", i);
+    r.set_client_id(id);
+    records.push_back(r);
+  }
+  ASSERT_TRUE(s.put_clients(records));
+  std::vector<std::string> ids;
+  ASSERT_TRUE(s.load_clients([&](pb::ClientRecord&& c) {
+    ids.push_back(c.client_id());
+    // The store's lock is not held here: writing from the callback must not deadlock
+    // (the policy restores clients and writes audit entries under its own lock).
+    pb::AuditEntry a;
+    a.set_ts_micros(t0);
+    a.set_client_id(c.client_id());
+    EXPECT_TRUE(s.append_audit(a));
+    return true;
+  }));
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(ids[static_cast<std::size_t>(i)], records[static_cast<std::size_t>(i)].client_id());
+
+  std::size_t seen = 0;  // false from the callback stops the load, also past a batch boundary
+  ASSERT_TRUE(s.load_clients([&](pb::ClientRecord&&) { return ++seen < 1500; }));
+  EXPECT_EQ(seen, 1500u);
+}
+
 TEST(event_store, scans_by_client_and_by_time) {
   temp_dir dir;
   manual_clock clock(t0 + 10 * day);
@@ -294,6 +329,90 @@ TEST(event_store, full_queue_drops_and_counts) {
   EXPECT_NE(text.find("distillguard_storage_events_written_total 16"), std::string::npos);
   EXPECT_NE(text.find("distillguard_storage_write_seconds_count"), std::string::npos);
   EXPECT_NE(text.find("distillguard_storage_degraded 0"), std::string::npos);
+}
+
+// A write stall must not pile up unbounded memory in the queue: large events
+// fill queue_max_mb long before queue_capacity.
+TEST(event_store, queue_full_in_bytes_drops_and_counts) {
+  temp_dir dir;
+  auto o = options_at(dir.sub("db"));
+  o.queue_capacity = 1u << 20;
+  o.queue_max_mb = 1;
+  o.flush_interval_ms = 60000;  // the writer sleeps: only flush() drains
+  o.max_batch_events = 1u << 20;
+  prometheus::Registry registry;
+  event_store s(o, &registry);
+  ASSERT_TRUE(s.open());
+  auto big = [](int i) {
+    auto e = make_event("c", t0 + i, i);
+    e.set_prompt_text(std::string(10000, 'p'));  // ~10.5 KB encoded: at most ~100 fit in 1 MiB
+    return e;
+  };
+  int accepted = 0;
+  for (int i = 0; i < 300; ++i) accepted += s.append(big(i)) ? 1 : 0;
+  EXPECT_GE(accepted, 80);
+  EXPECT_LE(accepted, 100);
+  const storage_stats st = s.stats();
+  EXPECT_EQ(st.dropped_queue_bytes, static_cast<std::uint64_t>(300 - accepted));
+  EXPECT_EQ(st.dropped_queue_full, 0u);
+  EXPECT_EQ(st.queue_depth, static_cast<std::uint64_t>(accepted));
+  EXPECT_LE(st.queue_bytes, 1u << 20);
+  EXPECT_GE(st.queue_bytes, static_cast<std::uint64_t>(accepted) * 10000);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("distillguard_storage_events_dropped_total{reason=\"queue_bytes\"} " +
+                      std::to_string(300 - accepted)),
+            std::string::npos)
+      << text;
+
+  // The writer gives the bytes back as it takes the events: there is room again.
+  ASSERT_TRUE(s.flush());
+  EXPECT_EQ(s.stats().events_written, static_cast<std::uint64_t>(accepted));
+  EXPECT_EQ(s.stats().queue_bytes, 0u);
+  EXPECT_TRUE(s.append(big(1000)));
+  ASSERT_TRUE(s.flush());
+  EXPECT_EQ(scan(s, "c").size(), static_cast<std::size_t>(accepted) + 1);
+  EXPECT_EQ(s.stats().dropped_queue_bytes, static_cast<std::uint64_t>(300 - accepted));
+}
+
+// The DBOptions RocksDB recorded in the newest OPTIONS file of `path`: what
+// it actually ran with, after its own sanitizing.
+std::string recorded_db_option(const std::string& path, const std::string& name) {
+  std::filesystem::path newest;
+  for (const auto& f : std::filesystem::directory_iterator(path)) {
+    const std::string n = f.path().filename().string();
+    if (n.rfind("OPTIONS-", 0) == 0 && (newest.empty() || n > newest.filename().string())) newest = f.path();
+  }
+  std::ifstream in(newest);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const auto start = line.find_first_not_of(' ');
+    if (line.substr(start, eq - start) == name) return line.substr(eq + 1);
+  }
+  return "(absent)";
+}
+
+TEST(event_store, max_open_files_reaches_rocksdb) {
+  temp_dir dir;
+  {
+    event_store s(options_at(dir.sub("db")));
+    ASSERT_TRUE(s.open());
+    s.close();
+  }
+  EXPECT_EQ(recorded_db_option(dir.sub("db"), "max_open_files"), std::to_string(storage_options().max_open_files));
+  auto o = options_at(dir.sub("db"));
+  o.max_open_files = 100;
+  event_store s(o);
+  ASSERT_TRUE(s.open());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(s.append(make_event("c", t0 + i, i)));
+  ASSERT_TRUE(s.flush());
+  EXPECT_EQ(recorded_db_option(dir.sub("db"), "max_open_files"), "100");
+  // A follower beside it must keep every file open (a secondary instance
+  // requires it) and still reads.
+  event_store follower(options_at(dir.sub("db")));
+  ASSERT_TRUE(follower.open_read_only(dir.sub("follower")));
+  EXPECT_EQ(scan(follower, "c").size(), 100u);
 }
 
 // The store's share of memory is visible: memtables fill as events arrive; the
