@@ -13,6 +13,7 @@ std::vector<mark_position> collect_positions(const synonym_table& table, std::st
   std::vector<mark_position> out;
   std::unordered_set<std::string> seen;
   word_scanner scanner(table);
+  scanner.read_json_looking();
   std::string sink;
   scanner.scan(text, sink, [&](std::string_view prev, const synonym_table::hit& h, std::string_view) {
     std::string ctx(prev);

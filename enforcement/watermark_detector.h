@@ -33,7 +33,9 @@ struct mark_position {
   std::uint8_t observed = 0;
 };
 
-// The eligible positions of `text`, first occurrence of each context only.
+// The eligible positions of `text`, first occurrence of each context only. A
+// JSON/XML-looking text is read too (word_scanner::read_json_looking), so that
+// a '{' at its head does not hide the rest.
 std::vector<mark_position> collect_positions(const synonym_table& table, std::string_view text,
                                              std::uint64_t* words = nullptr);
 

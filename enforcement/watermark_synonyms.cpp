@@ -1,5 +1,6 @@
 #include "enforcement/watermark_synonyms.h"
 
+#include <bit>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -26,7 +27,27 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     if (tab == std::string_view::npos)
       return status::corruption("synonyms line " + std::to_string(line_no) + ": no tab");
     std::string_view pos = line.substr(0, tab);
+    if (pos == "%contract") {
+      status st = parse_unit(line.substr(tab + 1), out);
+      if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
+      continue;
+    }
+    if (pos.starts_with('@')) {
+      status st = parse_rule(pos.substr(1), line.substr(tab + 1), out);
+      if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
+      continue;
+    }
     cue needs = cue::none;
+    std::uint8_t rule_no = 0;
+    if (const std::size_t at = pos.find('@'); at != std::string_view::npos) {
+      const std::string_view name = pos.substr(at + 1);
+      pos = pos.substr(0, at);
+      for (std::size_t r = 0; r < out.rule_names_.size(); ++r)
+        if (out.rule_names_[r] == name) rule_no = static_cast<std::uint8_t>(r + 1);
+      if (rule_no == 0)
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown rule @" +
+                                  std::string(name));
+    }
     if (pos.ends_with('!')) {
       pos.remove_suffix(1);
       needs = pos == "v"       ? cue::verb
@@ -55,7 +76,7 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     const auto g = static_cast<std::uint32_t>(out.groups_.size());
     std::string joined;
     for (std::size_t i = 0; i < words.size(); ++i) {
-      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i), needs});
+      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i), needs, rule_no});
       (void)it;
       if (!inserted)
         return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
@@ -77,7 +98,110 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     out.groups_.push_back(std::move(words));
   }
   if (out.groups_.empty()) return status::corruption("synonyms: no groups");
+  out.build_index();
   return status::ok();
+}
+
+void synonym_table::build_index() {
+  std::size_t size = 16;
+  while (size < 2 * words_.size()) size *= 2;  // at most half full: short probe runs
+  index_.assign(size, index_slot{});
+  index_shift_ = static_cast<unsigned>(64 - std::countr_zero(size));
+  entries_.assign(words_.begin(), words_.end());
+  for (std::size_t e = 0; e < entries_.size(); ++e) {
+    const std::uint64_t h = word_key(entries_[e].first);
+    std::size_t i = h >> index_shift_;
+    while (index_[i].entry != index_slot::empty) i = (i + 1) & (size - 1);
+    index_[i] = {h, static_cast<std::uint32_t>(e)};
+  }
+}
+
+status synonym_table::parse_rule(std::string_view name, std::string_view tokens, synonym_table& out) {
+  if (name.empty()) return status::corruption("a rule without a name");
+  for (const auto& n : out.rule_names_)
+    if (n == name) return status::corruption("rule @" + std::string(name) + " defined twice");
+  if (out.rules_.size() >= 255) return status::corruption("more than 255 rules");
+  rule r;
+  while (!tokens.empty()) {
+    const std::size_t comma = tokens.find(',');
+    std::string_view t = tokens.substr(0, comma);
+    tokens = comma == std::string_view::npos ? std::string_view{} : tokens.substr(comma + 1);
+    if (t == "+comma") {
+      r.comma = true;
+      continue;
+    }
+    if (t == "^") {
+      r.lead = true;
+      continue;
+    }
+    const bool before = t.starts_with(">-");
+    if (before) t.remove_prefix(2);
+    const bool negated = !before && t.front() == '-';
+    if (negated) t.remove_prefix(1);
+    if (t.empty()) return status::corruption("rule @" + std::string(name) + ": an empty word");
+    for (char c : t)
+      if (c < 'a' || c > 'z')
+        return status::corruption("rule @" + std::string(name) + ": not a lower-case word: " + std::string(t));
+    (before ? r.not_before : negated ? r.not_after : r.after).emplace_back(t);
+  }
+  std::sort(r.after.begin(), r.after.end());
+  std::sort(r.not_after.begin(), r.not_after.end());
+  std::sort(r.not_before.begin(), r.not_before.end());
+  out.rules_.push_back(std::move(r));
+  out.rule_names_.emplace_back(name);
+  return status::ok();
+}
+
+status synonym_table::parse_unit(std::string_view tokens, synonym_table& out) {
+  const std::size_t comma = tokens.find(',');
+  if (comma == std::string_view::npos) return status::corruption("%contract: words,contraction");
+  const std::string_view words = tokens.substr(0, comma), contracted = tokens.substr(comma + 1);
+  auto lower_word = [](std::string_view w) {
+    if (w.empty() || w.size() > 7) return false;
+    for (char c : w)
+      if (c < 'a' || c > 'z') return false;
+    return true;
+  };
+  unit u;
+  const std::size_t space = words.find(' ');
+  u.first = std::string(words.substr(0, space));
+  if (space != std::string_view::npos) u.second = std::string(words.substr(space + 1));
+  if (!lower_word(u.first) || (space != std::string_view::npos && !lower_word(u.second)))
+    return status::corruption("%contract: not one or two lower-case words of at most 7 letters: " +
+                              std::string(words));
+  const std::size_t apos = contracted.find('\'');
+  if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
+      !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1)))
+    return status::corruption("%contract: not a contraction: " + std::string(contracted));
+  u.contracted = std::string(contracted);
+  u.first_key = word_key7(u.first);
+  u.second_key = word_key7(u.second);
+  for (const auto& v : out.units_)
+    if ((v.first == u.first && v.second == u.second) || v.contracted == u.contracted)
+      return status::corruption("%contract: " + std::string(tokens) + " given twice");
+  u.group = static_cast<std::uint32_t>(out.groups_.size());
+  std::string joined = std::string(words) + "," + u.contracted + ",";
+  out.seeds_.push_back(hash64(joined, 0x77a7e3a4c5d1ULL));
+  out.mixed_.push_back(0);
+  out.groups_.push_back({std::string(words), u.contracted});
+  if (out.units_.size() >= 255) return status::corruption("%contract: more than 255 units");
+  for (const std::size_t b : {unit_index(u.first.data(), u.first.size()), unit_index(u.contracted.data(), apos)})
+    out.unit_filter_[b >> 6] |= std::uint64_t{1} << (b & 63);
+  out.units_by_letter_[u.first[0] - 'a'].push_back(static_cast<std::uint8_t>(out.units_.size()));
+  if (u.contracted[0] != u.first[0])
+    out.units_by_letter_[u.contracted[0] - 'a'].push_back(static_cast<std::uint8_t>(out.units_.size()));
+  out.units_.push_back(std::move(u));
+  return status::ok();
+}
+
+bool synonym_table::rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
+                               std::string_view next, bool next_known) {
+  if (r.comma && after != ',') return false;
+  if (!r.not_before.empty() && (!next_known || std::binary_search(r.not_before.begin(), r.not_before.end(), next)))
+    return false;
+  if (std::binary_search(r.not_after.begin(), r.not_after.end(), prev)) return false;
+  if (r.after.empty() && !r.lead) return true;
+  return (r.lead && sentence_start) || std::binary_search(r.after.begin(), r.after.end(), prev);
 }
 
 status synonym_table::load_file(const std::string& path, synonym_table& out) {

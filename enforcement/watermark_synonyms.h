@@ -4,11 +4,17 @@
 // data/distillguard-synonyms.tsv). The table is compiled into the binary; a
 // config may point at another file (watermark.synonyms_file).
 //
+// A group is usable everywhere its words are (lower case or opening a
+// sentence), or only after a part-of-speech cue ('!'), or only where a named
+// rule holds ('@name': "Moreover," opening a sentence, "make sure", "the verb
+// use"), so that a swap never turns one reading of a word into another.
+//
 // Thread safety: immutable after load; share it freely.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,15 +35,48 @@ class synonym_table {
     std::uint32_t group = 0;
     std::uint8_t member = 0;
     cue needs = cue::none;
+    std::uint8_t rule = 0;  // a named context rule (index + 1), 0 = none
+  };
+
+  // A named context rule: where the words of a group may be swapped, beyond
+  // their part of speech. Written `@name<TAB>token,token,...`, a token being
+  //   word   the previous word may be this one (any previous word when the
+  //          rule lists none and no ^),
+  //   -word  the previous word must not be this one,
+  //   ^      the word may also be the first of a sentence, whatever precedes,
+  //   +comma the word must be followed directly by a comma,
+  //   >-word the next word must not be this one ("need to" / "require to"):
+  //          where the text at hand does not show the next word (a stream's
+  //          delta), the word is no position.
+  // ("@lead<TAB>^,+comma": a sentence's opening connective, "Moreover, ...";
+  //  "@for<TAB>for": "for example" / "for instance".)
+  struct rule {
+    std::vector<std::string> after;       // sorted
+    std::vector<std::string> not_after;   // sorted
+    std::vector<std::string> not_before;  // sorted
+    bool lead = false, comma = false;
   };
 
   // Whether `prev` (lower case) is a cue of the kind `c`.
   static bool cued(cue c, std::string_view prev);
+  // Whether a word of hit `h` may carry the mark here: its part-of-speech cue
+  // and its rule hold after `prev`, at the start of a sentence or not,
+  // followed by the character `after` and then, when `after` is a space, by
+  // the word `next` (lower case; empty: not a word), `next_known` false when
+  // the text at hand ends before it.
+  bool allowed(const hit& h, std::string_view prev, bool sentence_start, char after, std::string_view next = {},
+               bool next_known = true) const {
+    if (h.needs != cue::none && !cued(h.needs, prev)) return false;
+    return h.rule == 0 || rule_holds(rules_[h.rule - 1], prev, sentence_start, after, next, next_known);
+  }
+  // Whether allowed() looks at the next word for a word of hit `h`.
+  bool reads_next(const hit& h) const { return h.rule != 0 && !rules_[h.rule - 1].not_before.empty(); }
 
-  // Parses the TSV format (POS[!]<TAB>word,word[,...]; '#' comments; a '!'
-  // after the part of speech marks a group that needs its cue). A word in
-  // two groups, a group of fewer than two words or a non-lower-case word is
-  // corruption.
+  // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
+  // '#' comments; a '!' after the part of speech marks a group that needs its
+  // cue, '@name' one that needs the rule `name`, defined above it). A word in
+  // two groups, a group of fewer than two words, a non-lower-case word or an
+  // unknown rule is corruption.
   static status parse(std::string_view text, synonym_table& out);
   static status load_file(const std::string& path, synonym_table& out);
   // The table compiled into the binary.
@@ -50,9 +89,70 @@ class synonym_table {
     // letter, length) turns them away before the hash lookup.
     const std::size_t b = prefilter_index(lower);
     if ((prefilter_[b >> 6] >> (b & 63) & 1) == 0) return nullptr;
-    auto it = words_.find(lower);
-    return it == words_.end() ? nullptr : &it->second;
+    // An open-addressed table of a power-of-two size: the unordered_map's hash and modulo were a
+    // twentieth of the gateway's CPU with every answer watermarked.
+    const std::uint64_t h = word_key(lower);
+    for (std::size_t i = h >> index_shift_;; i = (i + 1) & (index_.size() - 1)) {
+      const index_slot& e = index_[i];
+      if (e.entry == index_slot::empty) return nullptr;
+      if (e.hash == h && entries_[e.entry].first == lower) return &entries_[e.entry].second;
+    }
   }
+  // Whether find() may find the lower case of `w`, ASCII letters in any case:
+  // by its length and the prefilter (so a word is lowered only when it might be in a group).
+  bool may_hold(std::string_view w) const {
+    if (w.size() < min_len_ || w.size() > max_len_) return false;
+    const std::size_t b = (static_cast<std::size_t>((w[0] | 0x20) - 'a') * 26 +
+                           static_cast<std::size_t>((w[1] | 0x20) - 'a')) * 32 +
+                          std::min<std::size_t>(w.size(), 31);
+    return (prefilter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // ---- contractions ("%contract<TAB>do not,don't"): a unit written either as
+  // its words or contracted, both as plain words (no code, a single space),
+  // the head Capitalised only opening a sentence ("I" always). A unit is a
+  // position only where a word follows it (a contraction does not end a
+  // clause: "as it is."), and that word is not "not" ("it is not": neither "it
+  // is" nor "is not" is one, whichever of "it's not", "it isn't" is written).
+  // Its group has the members {words, contraction}; the context is the word
+  // before the unit and the word after it sees the unit's last word ("is").
+  struct unit {
+    std::string first, second;  // second empty: one word ("cannot")
+    std::string contracted;     // lower case, ASCII apostrophe: "don't"
+    std::uint32_t group = 0;
+    std::uint64_t first_key = 0, second_key = 0;  // word_key7() of first and second
+  };
+  // A word of at most 7 bytes packed with its length into an integer (all ones
+  // for a longer word, which is no unit's): units are compared by it.
+  static std::uint64_t word_key7(std::string_view w) {
+    if (w.size() > 7) return ~std::uint64_t{0};
+    std::uint64_t v = 0;
+    if (!w.empty()) std::memcpy(&v, w.data(), w.size());  // an empty view's data() may be null
+    return v | std::uint64_t{w.size()} << 56;
+  }
+  bool has_units() const { return !units_.empty(); }
+  // Whether a unit's first word, or the letters before a contraction's
+  // apostrophe, may be the `n` letters at `w` (any case): by their first two
+  // letters and their number, which turns most words away before any lookup.
+  bool unit_start(const char* w, std::size_t n) const {
+    const std::size_t b = unit_index(w, n);
+    return b != SIZE_MAX && (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // The unit written as the words `lower` `second` (`second` empty: one word), or nullptr.
+  const unit* unit_by_words(std::string_view lower, std::string_view second) const {
+    if (lower.empty() || !unit_start(lower.data(), lower.size())) return nullptr;
+    const std::uint64_t a = word_key7(lower), b = word_key7(second);
+    for (const std::uint8_t x : units_by_letter_[lower[0] - 'a'])
+      if (units_[x].first_key == a && units_[x].second_key == b) return &units_[x];
+    return nullptr;
+  }
+  // The unit contracted as `lower` (an ASCII apostrophe), or nullptr.
+  const unit* unit_by_contraction(std::string_view lower) const {
+    if (lower.empty() || lower[0] < 'a' || lower[0] > 'z') return nullptr;
+    for (const std::uint8_t x : units_by_letter_[lower[0] - 'a'])
+      if (units_[x].contracted == lower) return &units_[x];
+    return nullptr;
+  }
+
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
   std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
@@ -66,7 +166,51 @@ class synonym_table {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  static status parse_rule(std::string_view name, std::string_view tokens, synonym_table& out);
+  // The index find() probes, built from words_ once parsing is done.
+  void build_index();
+  static std::uint64_t word_key(std::string_view w) {
+    std::uint64_t h = w.size() * 0x9e3779b97f4a7c15ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= w.size(); i += 8) {
+      std::uint64_t v;
+      std::memcpy(&v, w.data() + i, 8);
+      h = (h ^ v) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    std::uint64_t tail = 0;
+    for (std::size_t k = i; k < w.size(); ++k) {
+      tail |= std::uint64_t{static_cast<unsigned char>(w[k])} << (8 * (k - i));
+    }
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+  }
+  struct index_slot {
+    static constexpr std::uint32_t empty = 0xffffffffu;
+    std::uint64_t hash = 0;
+    std::uint32_t entry = empty;
+  };
+  std::vector<index_slot> index_ = std::vector<index_slot>(2);  // empty: finds nothing
+  unsigned index_shift_ = 63;                                   // h >> shift: a slot of index_
+  std::vector<std::pair<std::string, hit>> entries_;
+  static bool rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
+                         std::string_view next, bool next_known);
+
+  static status parse_unit(std::string_view tokens, synonym_table& out);
+
   std::vector<std::vector<std::string>> groups_;
+  std::vector<unit> units_;
+  static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
+    const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
+    const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;
+    if (a >= 26 || b >= 26 || n == 0 || n > 7) return SIZE_MAX;
+    return (a * 26 + b) * 8 + n;
+  }
+  // Bit unit_index(w): a unit's first word, or a contraction's letters before the apostrophe, is w.
+  std::uint64_t unit_filter_[26 * 26 * 8 / 64 + 1] = {};
+  std::vector<std::uint8_t> units_by_letter_[26];  // indices into units_ by first letter
+  std::vector<rule> rules_;
+  std::vector<std::string> rule_names_;
   std::vector<std::uint64_t> seeds_;
   std::vector<std::uint8_t> mixed_;
   static std::size_t prefilter_index(std::string_view w) {  // REQUIRES: w.size() >= 2, a-z

@@ -4,6 +4,41 @@
 
 namespace dg::enforcement {
 
+namespace {
+bool space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+}  // namespace
+
+bool word_scanner::unit_may_precede(const synonym_table::unit& u, std::string_view next) {
+  if (next.size() > max_word) return true;
+  char low[max_word];
+  for (std::size_t q = 0; q < next.size(); ++q)
+    low[q] = next[q] >= 'A' && next[q] <= 'Z' ? static_cast<char>(next[q] + 32) : next[q];
+  const std::string_view w(low, next.size());
+  for (std::string_view x : {"not", "or", "and", "but", "nor", "than", "it"})
+    if (w == x) return false;
+  if (u.contracted.ends_with("'s") || u.contracted.ends_with("'d")) {
+    if (w.ends_with("ed") || w.ends_with("en") || w.ends_with("ne")) return false;  // been, taken, gone, done
+    for (std::string_view x : {"got", "had", "become", "come", "made", "left", "run", "put", "set", "lost",
+                               "found", "kept", "brought", "bought", "thought", "taught", "said", "told",
+                               "built", "sent", "spent", "won", "let", "led", "held", "heard", "paid", "met"})
+      if (w == x) return false;
+  }
+  return true;
+}
+
+bool word_scanner::next_word(std::string_view rest, char (&buf)[max_word], std::string_view& word) {
+  std::size_t b = 0;
+  while (b < rest.size() && space(rest[b])) ++b;
+  if (b == rest.size()) return false;
+  std::size_t e = b;
+  while (e < rest.size() && letter(rest[e])) ++e;
+  word = {};
+  if (e - b > max_word) return true;
+  for (std::size_t q = b; q < e; ++q) buf[q - b] = static_cast<char>(rest[q] | 0x20);
+  word = std::string_view(buf, e - b);
+  return true;
+}
+
 std::string text_marker::run(std::string_view text) {
   std::string out;
   scanner_.scan(text, out, [&](std::string_view prev, const synonym_table::hit& h, std::string_view) {
@@ -13,14 +48,21 @@ std::string text_marker::run(std::string_view text) {
 }
 
 std::string text_marker::feed(std::string_view chunk) {
+  if (pending_.empty()) {
+    // Nothing held back (a whole text, or a delta after one that ended in a
+    // space): the chunk is read where it is, and only its unfinished tail kept.
+    std::size_t cut = chunk.size();
+    while (cut > 0 && !space(chunk[cut - 1])) --cut;
+    if (cut > 0) {
+      std::string out = run(chunk.substr(0, cut));
+      pending_.assign(chunk.substr(cut));
+      return out;
+    }
+  }
   pending_.append(chunk);
   // Everything up to the last whitespace is complete; the rest may be half a word.
   std::size_t cut = pending_.size();
-  while (cut > 0) {
-    const char c = pending_[cut - 1];
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v') break;
-    --cut;
-  }
+  while (cut > 0 && !space(pending_[cut - 1])) --cut;
   if (cut == 0 && pending_.size() > max_holdback) {
     // A very long run (a URL, base64): release it, cut on a UTF-8 boundary,
     // and copy its continuation verbatim.

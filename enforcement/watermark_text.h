@@ -3,11 +3,13 @@
 // the detector, so both see the same positions.
 //
 // A word is a run of ASCII letters. It is eligible when it is in the synonym
-// table (after its cue word, for a group marked as needing one), is lower
-// case, or Capitalised as the first word of a sentence (a capital elsewhere
-// is a name or a title: "the United Nations"; ALL CAPS is a code keyword or
-// an acronym: "SELECT * FROM"), is not joined to a hyphen,
-// a digit or a non-ASCII letter, and lies outside:
+// table (after its cue word, for a group marked as needing one, and where its
+// group's rule holds: synonym_table::allowed), is lower case, or Capitalised
+// as the first word of a sentence (a capital elsewhere is a name or a title:
+// "the United Nations"; ALL CAPS is a code keyword or an acronym: "SELECT *
+// FROM"), is not joined to a hyphen, a digit or a non-ASCII letter, is not
+// next to a quote or an apostrophe (a word mentioned, "the word 'large'"; a
+// possessive or a contraction, "people's"), and lies outside:
 //   * fenced code (``` or ~~~ at the start of a line, to the closing fence),
 //   * inline code (between backticks, reset at a line end),
 //   * any whitespace-separated run holding a digit, one of / \ _ @ # $ % ^ & = + < > { } [ ] | ~,
@@ -15,10 +17,18 @@
 //     numbers, markup),
 //   * a text whose first non-blank character is { [ or < (JSON, XML: left whole).
 // The context of a position is the previous word (lower case, as written out).
+// A contraction unit of the table ("do not" / "don't", synonym_table::unit) is
+// one position over both its words, keyed on the word before it; the word after
+// it sees the unit's last word ("not") whichever way it is written. A stream
+// only sees what has arrived: a contraction whole in its run can be written out
+// in full there, but two words are contracted only when the text at hand holds
+// both and the word after them (the whole text of a JSON body; rarely an SSE
+// delta), so a stream holds back no more than one word.
 //
 // Thread safety: one scanner per text (it carries the state of a stream).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,23 +58,102 @@ class word_scanner {
   // The next scan() continues a run that was cut without whitespace (a forced
   // flush of a very long run): its first run is copied verbatim.
   void continue_run() { mid_run_ = true; }
+  // For the detector: a JSON/XML-looking text is read like any other. The
+  // marker leaves one whole, so its words are unmarked positions that cost a
+  // little, but a leading '{' (an answer at the head of many joined together,
+  // or one an evader put there) must not hide the rest of a text.
+  void read_json_looking() { read_all_ = true; }
 
  private:
-  static bool space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-  static bool letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-  static bool unsafe(char c) {
-    if (c >= '0' && c <= '9') return true;
-    switch (c) {
-      case '/': case '\\': case '_': case '@': case '#': case '$': case '%': case '^': case '&':
-      case '=': case '+': case '<': case '>': case '{': case '}': case '[': case ']': case '|':
-      case '~':
-        return true;
-      default:
-        return false;
+  // Character classes, one table lookup per byte: the scanner reads each run
+  // once to find its end and learn what it holds.
+  enum : std::uint8_t {
+    c_space = 1, c_letter = 2, c_digit = 4, c_unsafe = 8, c_tick = 16, c_dot = 32, c_upper = 64,
+    c_other = 128  // any byte not a letter or a space
+  };
+  static constexpr std::array<std::uint8_t, 256> classes = [] {
+    std::array<std::uint8_t, 256> t{};
+    t.fill(c_other);
+    for (const char c : {' ', '\n', '\t', '\r', '\f', '\v'}) t[static_cast<unsigned char>(c)] = c_space;
+    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = c_letter;
+    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = c_letter | c_upper;
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = c_other | c_digit | c_unsafe;
+    for (const char c : {'/', '\\', '_', '@', '#', '$', '%', '^', '&', '=', '+', '<', '>', '{', '}', '[', ']', '|', '~'})
+      t[static_cast<unsigned char>(c)] = c_other | c_unsafe;
+    t['`'] = c_other | c_tick;
+    t['.'] = c_other | c_dot;
+    t[':'] = c_other | c_dot;
+    return t;
+  }();
+  static std::uint8_t cls(char c) { return classes[static_cast<unsigned char>(c)]; }
+  static bool space(char c) { return (cls(c) & c_space) != 0; }
+  static bool letter(char c) { return (cls(c) & c_letter) != 0; }
+
+  // The rewritten text is the scanned text with a few words replaced: it is
+  // copied in spans, up to each replacement and after the last.
+  struct writer {
+    std::string_view text;
+    std::string& out;
+    std::size_t copied = 0;  // text[0, copied) is in out
+    // Copies what precedes text[b, e) and skips it; append its replacement to the result.
+    std::string& replace(std::size_t b, std::size_t e) {
+      out.append(text.data() + copied, b - copied);
+      copied = e;
+      return out;
     }
-  }
+    void finish() { out.append(text.data() + copied, text.size() - copied); }
+  };
+
+  // The words of the run `r`, followed in the text at hand by `rest`.
   template <class Choose>
-  void scan_run(std::string_view run, std::string& out, Choose&& choose);
+  void scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w, Choose&& choose);
+  // The word that starts `rest` after its blanks, lower case into buf (empty:
+  // not a word, or longer than max_word); false when `rest` ends first.
+  static bool next_word(std::string_view rest, char (&buf)[max_word], std::string_view& word);
+  // A contraction unit (synonym_table::unit) starting with the run `r`, which
+  // ends at text[i]: marks it, advances i past it and returns true; false
+  // (nothing consumed) when `r` starts none that is a position here. `lead`:
+  // the number of letters `r` starts with.
+  // Whether the word `next` may follow the unit `u` where it is a position:
+  // not "not" ("it is not" / "it isn't"), not a conjunction or "it" after
+  // which a contraction would be elided ("whether it is or not", "what is
+  // it"), and, after "'s" or "'d", not a participle that makes it "has" or
+  // "had" ("it's been", "I'd seen").
+  static bool unit_may_precede(const synonym_table::unit& u, std::string_view next);
+  template <class Choose>
+  bool scan_unit(std::string_view text, std::size_t& i, std::string_view r, std::size_t lead, writer& w,
+                 Choose&& choose);
+
+  // The previous word, lower case. Most words are never a position's context,
+  // so a word of the text is kept as written (a view into the text being
+  // scanned, prev_raw_) and lowered only when asked for, or when scan() ends.
+  std::string_view prev() {
+    if (prev_raw_) {
+      for (std::size_t q = 0; q < prev_len_; ++q)
+        prev_buf_[q] = static_cast<char>(prev_ext_[q] | ((cls(prev_ext_[q]) & c_upper) ? 0x20 : 0));
+      prev_ext_ = nullptr;
+      prev_raw_ = false;
+    }
+    return {prev_ext_ ? prev_ext_ : prev_buf_, prev_len_};
+  }
+  // A lower-case word that outlives the scan (one of the table's).
+  void set_prev(const std::string& lower) {
+    prev_ext_ = lower.data();
+    prev_len_ = lower.size();
+    prev_raw_ = false;
+  }
+  // A word of the text being scanned, as written (letters only).
+  void set_prev_raw(std::string_view w) {
+    if (w.size() > max_word) return clear_prev();
+    prev_ext_ = w.data();
+    prev_len_ = w.size();
+    prev_raw_ = true;
+  }
+  void clear_prev() {
+    prev_ext_ = nullptr;
+    prev_len_ = 0;
+    prev_raw_ = false;
+  }
 
   const synonym_table* table_;
   bool decided_ = false;      // the first non-blank character was seen
@@ -74,7 +163,11 @@ class word_scanner {
   bool in_fence_ = false;
   bool in_inline_ = false;
   bool mid_run_ = false;
-  std::string prev_;          // the previous word, lower case
+  bool read_all_ = false;     // read_json_looking()
+  bool prev_raw_ = false;     // prev_ext_ is the text as written, not yet lowered
+  const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
+  std::size_t prev_len_ = 0;
+  char prev_buf_[max_word] = {};
   std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0;
 };
 
@@ -113,12 +206,12 @@ class text_marker {
 template <class Choose>
 void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose) {
   out.reserve(out.size() + text.size());
+  writer w{text, out};
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
     const char c = text[i];
     if (space(c)) {
-      out.push_back(c);
       if (c == '\n') {
         line_start_ = true;
         sentence_start_ = true;
@@ -128,91 +221,187 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       mid_run_ = false;
       continue;
     }
-    std::size_t j = i + 1;
-    while (j < n && !space(text[j])) ++j;
+    // The run: its end, and the classes of the bytes it holds.
+    // Its leading letters, counted on the way (a contraction unit starts with them).
+    std::size_t j = i, lead = 0;
+    unsigned flags = 0;
+    do {
+      const std::uint8_t k = cls(text[j]);
+      if (k & c_space) break;
+      flags |= k;
+      if (flags == (flags & (c_letter | c_upper))) ++lead;
+    } while (++j < n);
     const std::string_view r = text.substr(i, j - i);
     i = j;
     if (!decided_) {
       decided_ = true;
-      verbatim_ = r[0] == '{' || r[0] == '[' || r[0] == '<';
+      verbatim_ = !read_all_ && (r[0] == '{' || r[0] == '[' || r[0] == '<');
     }
-    if (verbatim_ || mid_run_) {
-      out.append(r);
-      continue;
-    }
+    if (verbatim_ || mid_run_) continue;
     if (line_start_ && (r.starts_with("```") || r.starts_with("~~~"))) {
       in_fence_ = !in_fence_;
       line_start_ = false;
       sentence_start_ = true;
-      prev_.clear();
-      out.append(r);
+      clear_prev();
       continue;
     }
     line_start_ = false;
-    if (in_fence_) {
-      out.append(r);
+    if (in_fence_) continue;
+    if ((flags & c_letter) && !in_inline_ && table_->has_units() && scan_unit(text, i, r, lead, w, choose)) {
+      sentence_start_ = false;
       continue;
     }
-    scan_run(r, out, choose);
+    scan_run(r, flags, text.substr(i), w, choose);
     // A run with a letter or digit ends a sentence when it ends in . ! ? or :
     // (closing quotes and brackets aside); one of punctuation only (a list
     // bullet, a dash) leaves the state as it was.
-    std::size_t end = r.size();
-    while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
-                       r[end - 1] == '_'))
-      --end;
-    bool alnum = false;
-    for (char ch : r) alnum = alnum || letter(ch) || (ch >= '0' && ch <= '9');
-    if (alnum)
+    if (flags & (c_letter | c_digit)) {
+      std::size_t end = r.size();
+      while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
+                         r[end - 1] == '_'))
+        --end;
       sentence_start_ = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
+    }
   }
+  w.finish();
+  prev();  // a word of `text` is kept lower case: `text` may not outlive this call
 }
 
 template <class Choose>
-void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choose) {
-  bool bad = false;
+bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_view r, std::size_t lead,
+                             writer& w, Choose&& choose) {
+  // Most runs are turned away by their first letter and the length of their
+  // leading letters (a unit's first word, or a contraction up to its apostrophe).
+  if (r.size() > 16) return false;
+  if (lead == 0 || !table_->unit_start(r.data(), lead)) return false;
+  // The run's letters, lower case, with one apostrophe (' or U+2019) at most.
+  char low[16];
+  std::size_t n = 0, apos = 0;
   for (std::size_t q = 0; q < r.size(); ++q) {
     const char c = r[q];
-    if (c == '`') {
-      in_inline_ = !in_inline_;
-      bad = true;
-    } else if (unsafe(c)) {
-      bad = true;
-    } else if ((c == '.' || c == ':') && q + 1 < r.size() && letter(r[q + 1])) {
-      bad = true;  // a domain, a file name, an abbreviation: www.large.com, main.py, e.g.
+    if (letter(c)) {
+      if (q > 0 && c >= 'A' && c <= 'Z') return false;  // only the first letter may be a capital
+      low[n++] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    } else if (apos == 0 && c == '\'') {
+      apos = n;
+      low[n++] = '\'';
+    } else if (apos == 0 && q + 2 < r.size() && r.substr(q, 3) == "\xE2\x80\x99") {
+      apos = n;
+      low[n++] = '\'';
+      q += 2;
+    } else {
+      return false;
     }
   }
+  const std::string_view lower(low, n);
+  const synonym_table::unit* u = nullptr;
+  std::size_t end = i;  // the end of the unit in `text`
+  if (apos > 0) {
+    u = table_->unit_by_contraction(lower);
+  } else {
+    u = table_->unit_by_words(lower, {});
+    if (!u && i + 1 < text.size() && text[i] == ' ' && text[i + 1] >= 'a' && text[i + 1] <= 'z') {
+      std::size_t e = i + 1;
+      while (e < text.size() && text[e] >= 'a' && text[e] <= 'z') ++e;
+      if (e == text.size() || space(text[e])) {
+        u = table_->unit_by_words(lower, text.substr(i + 1, e - i - 1));
+        end = e;
+      }
+    }
+  }
+  if (!u) return false;
+  // A capital opens a sentence, or is the pronoun I.
+  const bool capital = r[0] >= 'A' && r[0] <= 'Z';
+  if (capital && !sentence_start_ && u->first != "i") return false;
+  // "it is not", "it isn't": the word before would make a unit with this one's first word.
+  if (table_->unit_by_words(prev(), u->first)) return false;
+  // What follows: a word other than "not" (a position); something else (none);
+  // or the end of what is here, where a contraction may still be written out
+  // in full but nothing is contracted.
+  bool known = false;
+  if (end + 1 == text.size() && text[end] != ' ') return false;
+  if (end + 1 < text.size()) {
+    if (text[end] != ' ' || !letter(text[end + 1])) return false;
+    std::size_t e = end + 1;
+    while (e < text.size() && letter(text[e])) ++e;
+    if (!unit_may_precede(*u, text.substr(end + 1, e - end - 1))) return false;
+    known = true;
+  }
+  const std::uint32_t observed = apos > 0 ? 1 : 0;
+  if (!known && observed == 0) return false;
+  ++eligible_;
+  words_ += apos == 0 && u->second.empty() ? 1 : 2;
+  const std::size_t begin = i - r.size();
+  const std::uint32_t m = choose(prev(), synonym_table::hit{u->group, static_cast<std::uint8_t>(observed)},
+                                 text.substr(begin, end - begin));
+  if (m != observed && !(m == 1 && !known)) {
+    ++changed_;
+    std::string& out = w.replace(begin, end);
+    const std::size_t at = out.size();
+    if (m == 1) {
+      out.append(u->contracted);
+    } else {
+      out.append(u->first);
+      if (!u->second.empty()) {
+        out.push_back(' ');
+        out.append(u->second);
+      }
+    }
+    if (capital) out[at] = static_cast<char>(out[at] - 32);
+  }
+  set_prev(u->second.empty() ? u->first : u->second);
+  i = end;
+  return true;
+}
+
+template <class Choose>
+void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w,
+                            Choose&& choose) {
+  bool bad = (flags & c_unsafe) != 0;
+  if (flags & c_tick) {
+    for (const char c : r)
+      if (c == '`') in_inline_ = !in_inline_;
+    bad = true;
+  }
+  if (!bad && (flags & c_dot)) {
+    for (std::size_t q = 0; q + 1 < r.size(); ++q)
+      if ((r[q] == '.' || r[q] == ':') && letter(r[q + 1])) bad = true;  // www.large.com, main.py, e.g.
+  }
   if (bad || in_inline_) {
-    out.append(r);
-    prev_.clear();
+    clear_prev();
     return;
   }
+  if (!(flags & c_letter)) return;
   const std::size_t n = r.size();
   std::size_t first_letter = 0;
-  while (first_letter < n && !letter(r[first_letter])) ++first_letter;
-  std::size_t k = 0;
+  while (!letter(r[first_letter])) ++first_letter;
+  std::size_t k = first_letter;
   while (k < n) {
     if (!letter(r[k])) {
-      out.push_back(r[k]);
       ++k;
       continue;
     }
     std::size_t e = k + 1;
     while (e < n && letter(r[e])) ++e;
-    const std::string_view w = r.substr(k, e - k);
+    const std::string_view wd = r.substr(k, e - k);
     ++words_;
-    const char before = k > 0 ? r[k - 1] : ' ';
-    const char after = e < n ? r[e] : ' ';
-    const bool joined = before == '-' || after == '-' || static_cast<unsigned char>(before) >= 0x80 ||
-                        static_cast<unsigned char>(after) >= 0x80;
-    char lower[max_word];
     const synonym_table::hit* h = nullptr;
     // Case pattern: 0 lower, 1 Capitalised, 2 ALL CAPS, 3 other (not eligible).
     int pattern = 3;
-    if (w.size() <= max_word) {
+    // Most words are in no group: the table's prefilter turns them away as written.
+    if (wd.size() <= max_word && table_->may_hold(wd)) {
+      const char before = k > 0 ? r[k - 1] : ' ';
+      const char after = e < n ? r[e] : ' ';
+      // Joined to a hyphen or a non-ASCII letter, or quoted or with an apostrophe
+      // (a word mentioned rather than used, "the word 'large'"; a possessive or
+      // a contraction, "people's"): not a position.
+      const bool joined = before == '-' || after == '-' || before == '\'' || after == '\'' || before == '"' ||
+                          after == '"' || static_cast<unsigned char>(before) >= 0x80 ||
+                          static_cast<unsigned char>(after) >= 0x80;
+      char lower[max_word];
       bool all_lower = true, rest_lower = true, all_upper = true;
-      for (std::size_t q = 0; q < w.size(); ++q) {
-        const char ch = w[q];
+      for (std::size_t q = 0; q < wd.size(); ++q) {
+        const char ch = wd[q];
         const bool up = ch >= 'A' && ch <= 'Z';
         lower[q] = up ? static_cast<char>(ch + 32) : ch;
         if (up) {
@@ -222,23 +411,34 @@ void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choos
           all_upper = false;
         }
       }
-      pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && w.size() > 1) ? 2 : 3));
+      pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && wd.size() > 1) ? 2 : 3));
       // Only the first word of a run that starts a sentence may be Capitalised.
       const bool first_of_sentence = sentence_start_ && k == first_letter;
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
-        h = table_->find(std::string_view(lower, w.size()));
-        if (h && h->needs != synonym_table::cue::none && !synonym_table::cued(h->needs, prev_)) h = nullptr;
+        h = table_->find(std::string_view(lower, wd.size()));
+        if (h) {
+          // The next word, for a rule that reads it: only a word that ends the run has one.
+          char nbuf[max_word];
+          std::string_view next;
+          const bool known = !table_->reads_next(*h) || e < n || next_word(rest, nbuf, next);
+          if (!table_->allowed(*h, prev(), first_of_sentence, after, next, known)) h = nullptr;
+        }
         // "an important" must not become "an significant".
-        if (h && (prev_ == "a" || prev_ == "an") && table_->mixed_article(h->group)) h = nullptr;
+        if (h && table_->mixed_article(h->group)) {
+          const std::string_view p = prev();
+          if (p == "a" || p == "an") h = nullptr;
+        }
       }
     }
     if (h) {
       ++eligible_;
-      const std::uint32_t m = choose(std::string_view(prev_), *h, w);
+      const std::uint32_t m = choose(prev(), *h, wd);
       const std::string& pick = table_->group(h->group)[m];
       if (m != h->member) {
         ++changed_;
+        const auto b = static_cast<std::size_t>(wd.data() - w.text.data());
+        std::string& out = w.replace(b, b + wd.size());
         const std::size_t at = out.size();
         out.append(pick);
         if (pattern == 1) {
@@ -246,14 +446,10 @@ void word_scanner::scan_run(std::string_view r, std::string& out, Choose&& choos
         } else if (pattern == 2) {
           for (std::size_t q = at; q < out.size(); ++q) out[q] = static_cast<char>(out[q] - 32);
         }
-      } else {
-        out.append(w);
       }
-      prev_.assign(pick);
+      set_prev(pick);
     } else {
-      out.append(w);
-      prev_.assign(lower, std::min(w.size(), max_word));
-      if (w.size() > max_word) prev_.clear();
+      set_prev_raw(wd);
     }
     k = e;
   }

@@ -104,11 +104,20 @@ please likely probably promote advertise advertize advertising advertizing
 advertised advertized talk talking fly wing vote voting directly straight chance
 opportunity patrol police champ champs champion wish wishing assumption premise
 preserve uphold contribute lend lately recently suggest propose
+growing growth job jobs occupation occupations verse controller controllers
+compute computing calculate calculating frog frogs toad toads diagnosis diagnosing
+procure procured secure secured boost boosts boosted boosting
+forest woods circumstances luck earnings profit profits
 """.split())
 # (The second block: swaps that read badly in answers, found by reading the
 # most frequent groups of the table on real text: "the last time" / "the close
 # time", "in other words" / "in other phrases", "the three" / "the trio",
-# "please" / "delight", "is likely to" / "is probably to".)
+# "please" / "delight", "is likely to" / "is probably to"; then "the growing demand" /
+# "the growth demand", "a good job" / "a good occupation", "Verse 1" / "Poetry 1", "motor controller" /
+# "motor accountant", "a computing system" / "a calculating system", "frog" / "toad",
+# "diagnosis" / "diagnosing", "secured" / "procured", "entropy increases" / "entropy
+# boosts"; then groups whose members differ in number: "a forest" / "a woods", "under these
+# circumstances" / "under these luck", "a profit" / "a earnings".)
 
 # Words with a common second part of speech ("the need" / "to need"): their
 # groups are kept but used only after a cue word that fixes the part of speech
@@ -131,7 +140,7 @@ CROSS_POS = 0.2
 # "significantly" / "importantly", "several" / "various".)
 CURATED = [
     ("v", "show", "demonstrate"), ("v", "ensure", "guarantee"), 
-    ("v", "require", "need"), ("v", "allow", "permit"), ("v", "increase", "boost"),
+    ("v", "require", "need"), ("v", "allow", "permit"), 
     ("v", "reduce", "decrease"), ("v", "create", "produce"), ("v", "obtain", "acquire"),
     ("v", "enhance", "heighten"), ("v", "assess", "evaluate"), 
     ("v", "describe", "depict"), 
@@ -251,10 +260,14 @@ def read_reference():
     return freq
 
 LINKS = {"&", "^", "$", "@", "~", "@i", "~i"}  # similar, also see, verb group, hypernym, hyponym
+DERIVED = {"+", "\\", "=", "<"}  # derivationally related, pertainym, attribute, participle
 CURATED_FILE = __file__.rsplit("/", 1)[0] + "/curated_groups.tsv"
 
 def read_links():
-    nb = collections.defaultdict(set)  # (pos, offset) -> linked offsets
+    """(pos, offset) -> linked offsets (LINKS); ("r>a", offset) -> an adverb's adjectives;
+    ("d", pos, offset) -> (pos, offset) pairs reached by a DERIVED pointer; ("g", pos, offset) ->
+    the words of the synset's definition (its gloss up to the first example)."""
+    nb = collections.defaultdict(set)
     for pos, name in POS_FILES.items():
         with open(f"{WN}/data.{name}", encoding="latin-1") as f:
             for line in f:
@@ -268,34 +281,73 @@ def read_links():
                 for _ in range(n):
                     sym, o, tp = p[i], p[i + 1], p[i + 2]
                     i += 4
+                    tp = "a" if tp == "s" else tp
                     if sym in LINKS:
                         nb[(pos, off)].add(o)
-                        nb[("a" if tp == "s" else tp, o)].add(off)
-                    elif sym == "\\" and pos == "r":  # an adverb's adjective ("typically" -> "typical")
-                        nb[("r>a", off)].add(o)
+                        nb[(tp, o)].add(off)
+                    elif sym in DERIVED:
+                        nb[("d", pos, off)].add((tp, o))
+                        nb[("d", tp, o)].add((pos, off))
+                        if sym == "\\" and pos == "r":  # an adverb's adjective ("typically" -> "typical")
+                            nb[("r>a", off)].add(o)
+                gloss = line.split("|", 1)[1] if "|" in line else ""
+                definition = gloss.split('"', 1)[0]
+                nb[("g", pos, off)] = set(re.findall(r"[a-z]+", definition.lower()))
     return nb
 
 def read_curated(senses, nb):
-    """The curated groups, members WordNet does not link dropped (reported on stderr)."""
+    """The curated rules (passed through) and groups, members WordNet does not link
+    dropped (reported on stderr). Two members are linked when, among their first three
+    senses, they share a synset, or are at most two steps apart over the LINKS and
+    DERIVED pointers (an adverb also through its adjective), or the definition of one
+    names the other ("additionally: in addition, by way of addition; furthermore")."""
+    def near(pos, w):
+        start = {(pos, o) for o in senses.get((w, pos), [])[:3]}
+        seen, frontier = set(start), set(start)
+        for _ in range(2):
+            step = set()
+            for p, o in frontier:
+                step.update((p, x) for x in nb[(p, o)])
+                if p == "r":
+                    step.update(("a", x) for x in nb[("r>a", o)])
+                step.update(nb[("d", p, o)])
+            frontier = step - seen
+            seen |= step
+        return start, seen
     def linked(pos, a, b):
-        sa = senses.get((a, pos), [])[:3]
-        sb = set(senses.get((b, pos), [])[:3])
-        if any(x in sb or nb[(pos, x)] & sb for x in sa):
+        sa, na = near(pos, a)
+        sb, nb_ = near(pos, b)
+        if na & nb_:
             return True
-        if pos == "r":  # adverbs whose adjectives are linked
-            aa = {y for x in sa for y in nb[("r>a", x)]}
-            ab = {y for x in sb for y in nb[("r>a", x)]}
-            return any(x in ab or nb[("a", x)] & ab for x in aa)
-        return False
-    out, keep = [], None
+        return any(b in nb[("g", p, o)] for p, o in sa) or any(a in nb[("g", p, o)] for p, o in sb)
+    rules, out, keep = [], [], None
     with open(CURATED_FILE, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
+            if pos.startswith("@") or pos == "%contract":
+                rules.append((pos, words))
+                continue
             words = words.split()
-            base = pos.rstrip("!")
+            base = pos.split("@")[0].rstrip("!")
+            if "=" in pos:
+                # Paired by hand (people / individuals: WordNet has "people" as its own noun,
+                # not as the plural of "person"): every member must still be a WordNet
+                # lemma of that part of speech.
+                pos = pos.replace("=", "")
+                base = base.replace("=", "")
+                lemma_pos = base.split(".")[0]
+                lemma = {"n.pl": lambda w: w[:-1] if w.endswith("s") else w}.get(base, lambda w: w)
+                missing = [w for w in words if (lemma(w), lemma_pos) not in senses and (w, lemma_pos) not in senses]
+                if missing:
+                    print(f"curated: not in WordNet, left out: {' '.join(missing)} ({line.strip()})", file=sys.stderr)
+                kept = [w for w in words if w not in missing]
+                if len(kept) >= 2:
+                    out.append((pos, sorted(kept)))
+                keep = None
+                continue
             if base in POS_FILES:
                 keep = [i for i, w in enumerate(words)
                         if any(linked(base, w, o) for o in words if o != w)]
@@ -306,7 +358,7 @@ def read_curated(senses, nb):
             kept = [words[i] for i in (keep or []) if i < len(words)]
             if len(kept) >= 2:
                 out.append((pos, sorted(kept)))
-    return out
+    return rules, out
 
 def main():
     ref = read_reference()
@@ -381,7 +433,8 @@ def main():
         base.append((pos, words))
 
     out, vetted = [], set()  # vetted: groups exempt from the reference-frequency filter
-    for p, ws in read_curated(senses, read_links()):
+    rules, curated = read_curated(senses, read_links())
+    for p, ws in curated:
         out.append((p, ws))
         vetted.add(tuple(ws))
     for pos, words in base:
@@ -422,7 +475,14 @@ def main():
     print("# The first groups are hand-curated (enforcement/tools/curated_groups.tsv), each member kept")
     print("# only where WordNet links it to another member; the rest are derived from WordNet's synsets.")
     print("# format: POS[!]<TAB>word,word[,word...]   one group a line; a word appears once;")
-    print("# '!' = used only after a cue word fixing the part of speech")
+    print("# '!' = used only after a cue word fixing the part of speech; '@name' = only where the")
+    print("# rule @name holds (@name<TAB>tokens: a previous word, -word: not after it, ^: or first of a")
+    print("# sentence, +comma: followed by a comma, >-word: not before it; see")
+    print("# enforcement/watermark_synonyms.h)")
+    print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
+    print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")
+    for name, tokens in rules:
+        print(f"{name}\t{tokens}")
     for p, ws in final:
         print(f"{p}\t{','.join(ws)}")
     print(f"# {len(final)} groups, {sum(len(ws) for _, ws in final)} words", file=sys.stderr)

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -6,6 +8,7 @@
 #include "enforcement/watermark_detector.h"
 #include "enforcement/watermark_rewriter.h"
 #include "enforcement/watermark_text.h"
+#include "tests/eval/watermark_trials.h"
 
 namespace dg::enforcement {
 namespace {
@@ -31,6 +34,39 @@ TEST(Synonyms, BuiltinTableParses) {
   EXPECT_EQ(parsed.groups(), t->groups());
   synonym_table bad;
   EXPECT_FALSE(synonym_table::parse("a\tbig,large\na\tlarge,huge\n", bad).is_ok());
+}
+
+TEST(Synonyms, FindsEveryMemberAndNothingElse) {
+  // find() probes its own open-addressed index: every word of every group is found as itself,
+  // and words that are not members (prefixes, suffixes, other words) are not.
+  auto t = synonym_table::builtin();
+  std::size_t members = 0;
+  for (std::size_t g = 0; g < t->groups(); ++g) {
+    const auto& words = t->group(static_cast<std::uint32_t>(g));
+    // A contraction unit's group ("cannot", "can't") is looked up by its own path; find() takes
+    // the single words of the other groups.
+    if (std::any_of(words.begin(), words.end(), [](const std::string& w) {
+          return w.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos;
+        })) {
+      continue;
+    }
+    for (std::size_t m = 0; m < words.size(); ++m) {
+      const auto* h = t->find(words[m]);
+      ASSERT_NE(h, nullptr) << words[m];
+      EXPECT_EQ(h->group, g);
+      EXPECT_EQ(h->member, m);
+      ++members;
+      for (const std::string& other : {words[m] + "x", words[m].substr(0, words[m].size() - 1), "q" + words[m]}) {
+        if (const auto* o = t->find(other)) {
+          EXPECT_EQ(t->group(o->group)[o->member], other);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(members, t->words());
+  for (const char* w : {"zzzz", "qqqqqqqqqqqqqqqqqqqq", "the", "of"}) EXPECT_EQ(t->find(w), nullptr) << w;
+  synonym_table empty;
+  EXPECT_EQ(empty.find("large"), nullptr);
 }
 
 TEST(Marker, ChangesSomeWordsKeepingCase) {
@@ -69,7 +105,8 @@ TEST(Marker, LeavesCodeUrlsNumbersJsonAlone) {
 
 TEST(Marker, StreamingEqualsWholeAndHoldsBackOneWord) {
   std::string text;
-  for (int i = 0; i < 40; ++i) text += "Students often require large cars and quickly build big houses. ";
+  // (No word whose rule reads the next word: a stream leaves those as written, see below.)
+  for (int i = 0; i < 40; ++i) text += "Students often utilize large cars and quickly build big houses. ";
   const std::string whole = mark(text);
   for (std::size_t step : {1u, 3u, 7u, 64u}) {
     text_marker m(*synonym_table::builtin(), key);
@@ -173,8 +210,9 @@ TEST(Rewriter, InPlaceJsonRewriteEqualsTheTreeRewrite) {
 TEST(Rewriter, SseDeltasReassembleToTheMarkedText) {
   auto t = synonym_table::builtin();
   std::string text;
-  for (int i = 0; i < 20; ++i) text += "Students often require large cars and big houses. ";
-  text += "Students require large";  // ends mid-sentence: the last word is held back
+  // (No word whose rule reads the next word: a stream leaves those as written, see NeedToIsNeverRequireTo.)
+  for (int i = 0; i < 20; ++i) text += "Students often utilize large cars and big houses. ";
+  text += "Students utilize large";  // ends mid-sentence: the last word is held back
   watermark_rewriter rw(t, key);
   std::string got;
   for (std::size_t i = 0; i < text.size(); i += 5) {
@@ -233,6 +271,263 @@ TEST(Detector, NamesTheRightClientAndNobodyInCleanText) {
     EXPECT_FALSE(clean_rep.found) << clean_rep.top[0].p_corrected;
     EXPECT_GT(clean_rep.top[0].p_corrected, 1e-3);
   }
+}
+
+// Rules (@name lines) say where a group's words may be swapped: after listed
+// words, not after others, at a sentence's start, before a comma.
+TEST(Synonyms, RulesParseAndHold) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("@lead\t^,+comma\n@for\tfor\n@not\t-the,-a\n"
+                                   "r@lead\tfurthermore,moreover\nn@for\texample,instance\n"
+                                   "n.pl@not\tpeople,individuals\na\tbig,large\n",
+                                   t).is_ok());
+  const auto* lead = t.find("moreover");
+  const auto* ex = t.find("example");
+  const auto* pl = t.find("people");
+  const auto* big = t.find("big");
+  ASSERT_TRUE(lead && ex && pl && big);
+  EXPECT_TRUE(t.allowed(*lead, "done", true, ','));
+  EXPECT_FALSE(t.allowed(*lead, "done", true, ' '));   // "Moreover the ..." : no comma
+  EXPECT_FALSE(t.allowed(*lead, "and", false, ','));   // not a sentence's start
+  EXPECT_TRUE(t.allowed(*ex, "for", false, ','));
+  EXPECT_FALSE(t.allowed(*ex, "an", false, ' '));
+  EXPECT_TRUE(t.allowed(*pl, "many", false, ' '));
+  EXPECT_FALSE(t.allowed(*pl, "the", false, ' '));
+  EXPECT_TRUE(t.allowed(*big, "", true, '.'));
+  synonym_table bad;
+  EXPECT_FALSE(synonym_table::parse("r@nope\tfurthermore,moreover\n", bad).is_ok());  // unknown rule
+  EXPECT_FALSE(synonym_table::parse("@x\tfor\n@x\tto\nr@x\ta,b\n", bad).is_ok());      // defined twice
+  EXPECT_FALSE(synonym_table::parse("@x\tFor\nr@x\taa,bb\n", bad).is_ok());            // not lower case
+}
+
+TEST(Synonyms, RulesReadTheNextWord) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("@notto\t>-to,>-for\nv@notto\tneed,require\na\tbig,large\n", t).is_ok());
+  const auto* need = t.find("need");
+  const auto* big = t.find("big");
+  ASSERT_TRUE(need && big);
+  EXPECT_TRUE(t.reads_next(*need));
+  EXPECT_FALSE(t.reads_next(*big));
+  EXPECT_FALSE(t.allowed(*need, "we", false, ' ', "to", true));    // "we need to go"
+  EXPECT_FALSE(t.allowed(*need, "we", false, ' ', "for", true));
+  EXPECT_TRUE(t.allowed(*need, "we", false, ' ', "water", true));  // "we need water"
+  EXPECT_TRUE(t.allowed(*need, "we", false, '.', "", true));       // "what we need."
+  EXPECT_FALSE(t.allowed(*need, "we", false, ' ', "", false));     // the next word has not arrived
+  EXPECT_TRUE(t.allowed(*big, "", false, ' ', "", false));
+}
+
+// "need to" never becomes "require to", nor "allows for" "permits for"; where
+// another word follows they swap. A stream leaves such a word as written when
+// its delta ends before the next word, and the detector reads the same
+// positions either way.
+TEST(Marker, NeedToIsNeverRequireTo) {
+  const std::string text =
+      "We need to go now. We need water today. It allows for growth. It allows growth. They needed to rest.";
+  std::set<std::string> seen;
+  for (int i = 0; i < 64; ++i) {
+    const mark_key k = derive_mark_key("s", "c" + std::to_string(i), 1);
+    text_marker m(*synonym_table::builtin(), k);
+    const std::string out = m.mark(text);
+    EXPECT_EQ(out.find("require to"), std::string::npos) << out;
+    EXPECT_EQ(out.find("required to"), std::string::npos) << out;
+    EXPECT_EQ(out.find("permits for"), std::string::npos) << out;
+    EXPECT_EQ(m.scanner().eligible(), 2u) << out;  // "need water", "allows growth"
+    seen.insert(out);
+    text_marker s(*synonym_table::builtin(), k);
+    std::string streamed;
+    for (char c : text) streamed += s.feed(std::string_view(&c, 1));
+    streamed += s.finish();
+    EXPECT_NE(streamed.find("need water"), std::string::npos) << streamed;
+    EXPECT_NE(streamed.find("allows growth"), std::string::npos) << streamed;
+    const auto a = collect_positions(*synonym_table::builtin(), out);
+    const auto b = collect_positions(*synonym_table::builtin(), streamed);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t p = 0; p < a.size(); ++p) EXPECT_EQ(a[p].group, b[p].group);
+  }
+  EXPECT_GT(seen.size(), 2u);  // the two positions do carry the mark
+}
+
+// The built-in table's rules at work: connectives only opening a sentence,
+// "make sure" but not "a certain", the verb "use" but not "the use of".
+TEST(Marker, RulesOfTheBuiltinTable) {
+  auto count = [](std::string_view text) {
+    text_marker m(*synonym_table::builtin(), key);
+    m.mark(text);
+    return m.scanner().eligible();
+  };
+  EXPECT_EQ(count("It rained. Moreover, it was cold."), 1u);
+  EXPECT_EQ(count("It rained and moreover it was cold."), 0u);
+  EXPECT_EQ(count("Make sure the lid is on."), 1u);
+  EXPECT_EQ(count("Set aside a certain sum."), 0u);
+  EXPECT_EQ(count("You can use the tool."), 1u);
+  EXPECT_EQ(count("The use of the tool."), 0u);
+  EXPECT_EQ(count("The Maasai people live there."), 0u);
+  EXPECT_EQ(count("This helps many people live there."), 1u);
+}
+
+// Contractions (%contract): "do not" / "don't" is one position, keyed on the
+// word before it, written either way; the position and the context of the
+// word after it are the same whichever way it is written.
+TEST(Synonyms, ContractionsParse) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%contract\tdo not,don't\n%contract\tcannot,can't\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(t.has_units());
+  const auto* u = t.unit_by_words("do", "not");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(t.unit_by_contraction("don't"), u);
+  EXPECT_EQ(t.group(u->group), (std::vector<std::string>{"do not", "don't"}));
+  EXPECT_NE(t.unit_by_words("cannot", {}), nullptr);
+  EXPECT_EQ(t.unit_by_words("do", "now"), nullptr);
+  synonym_table bad;
+  EXPECT_FALSE(synonym_table::parse("%contract\tdo not\n", bad).is_ok());              // no contraction
+  EXPECT_FALSE(synonym_table::parse("%contract\tDo not,don't\n", bad).is_ok());        // not lower case
+  EXPECT_FALSE(synonym_table::parse("%contract\tdo not,dont\n", bad).is_ok());         // no apostrophe
+  EXPECT_FALSE(synonym_table::parse("%contract\tdo not,don't\n%contract\tdo not,do'nt\n", bad).is_ok());
+}
+
+TEST(Marker, ContractionsBothWays) {
+  auto t = synonym_table::builtin();
+  const std::string text =
+      "Because it is cold, you do not go out. I am here, they are right and cannot wait. "
+      "It's late and I don't know why you're here. Yes, we will.";
+  std::set<std::string> outs;
+  for (int i = 0; i < 64; ++i) {
+    text_marker m(*t, derive_mark_key("s", "c" + std::to_string(i), 1));
+    const std::string out = m.mark(text);
+    EXPECT_EQ(m.scanner().eligible(), 8u) << out;
+    outs.insert(out);
+    // The same positions and contexts in the marked text as in the original.
+    const auto a = collect_positions(*t, text), b = collect_positions(*t, out);
+    ASSERT_EQ(a.size(), b.size()) << out;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].prev, b[k].prev) << out;
+      EXPECT_EQ(a[k].group, b[k].group) << out;
+    }
+  }
+  EXPECT_GT(outs.size(), 16u);
+  // Each unit is written both ways by some key.
+  for (std::string_view form : {"it's cold", "it is cold", "don't go", "do not go", "I'm here", "I am here",
+                                "they're right", "they are right", "can't wait", "cannot wait", "It's late",
+                                "It is late", "I don't know", "I do not know", "you're here", "you are here"}) {
+    bool seen = false;
+    for (const auto& o : outs) seen = seen || o.find(form) != std::string::npos;
+    EXPECT_TRUE(seen) << form;
+  }
+  for (const auto& o : outs) {
+    EXPECT_EQ(o.find(" i "), std::string::npos) << o;  // "I" stays a capital
+    EXPECT_EQ(o.find("i'm"), std::string::npos) << o;
+    EXPECT_TRUE(o.ends_with("Yes, we will.")) << o;  // no word after it: no position
+  }
+}
+
+TEST(Marker, ContractionsOnlyWhereTheyRead) {
+  auto count = [](std::string_view text) {
+    text_marker m(*synonym_table::builtin(), key);
+    m.mark(text);
+    return m.scanner().eligible();
+  };
+  EXPECT_EQ(count("Leave it as it is. Whether it is or not, that is, no."), 0u);  // no word after
+  EXPECT_EQ(count("It is not here and it isn't there, it's not mine."), 0u);     // it is / is not overlap
+  EXPECT_EQ(count("It's been long and it is taken and it's gone. So."), 0u);  // 's as has
+  EXPECT_EQ(count("What is it about?"), 0u);
+  EXPECT_EQ(count("the word \"don't\" or (don't) and `do not use` and don't, ok"), 0u);
+  EXPECT_EQ(count("Then it is cold. Then It is cold."), 1u);  // a capital only opening a sentence
+  EXPECT_EQ(count("It's cold and I am here and you don’t say."), 3u);  // U+2019 too
+}
+
+// A stream fed a few characters at a time, as SSE deltas come, can write a
+// contraction out in full (its run is whole) but does not contract (the
+// second word is not there yet): it holds back no more than before.
+TEST(Marker, StreamingExpandsButDoesNotContract) {
+  auto t = synonym_table::builtin();
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "word" + std::to_string(i) + " it is cold and I don't go. ";
+  int contracted = 0;
+  for (int c = 0; c < 16; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(*t, k);
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += 3) out += m.feed(std::string_view(text).substr(i, 3));
+    out += m.finish();
+    EXPECT_EQ(out.find("it's"), std::string::npos);
+    const std::string whole = text_marker(*t, k).mark(text);
+    contracted += whole.find("it's") != std::string::npos;
+    // Every "don't" the whole text writes out in full, the stream does too.
+    EXPECT_EQ(out.find("don't") == std::string::npos, whole.find("don't") == std::string::npos);
+  }
+  EXPECT_GT(contracted, 0);
+}
+
+// The detector reads a text that starts like JSON too: a '{' at its head (an
+// answer at the head of many joined together, or one put there to evade) does
+// not hide the rest. The marker still leaves a JSON-looking answer whole.
+TEST(Detector, LeadingJsonHidesNothing) {
+  auto t = synonym_table::builtin();
+  const std::string prose = "Students often require large cars and quickly build big houses.";
+  const std::string json = "{\"a\": 1}\n\n[1, 2]";
+  const auto alone = collect_positions(*t, prose);
+  ASSERT_GT(alone.size(), 2u);
+  for (const std::string sep : {"\n\n", "\n", "\r\n"}) {
+    const auto joined = collect_positions(*t, json + sep + prose);
+    ASSERT_EQ(joined.size(), alone.size()) << sep;
+    for (std::size_t k = 1; k < alone.size(); ++k) EXPECT_EQ(joined[k].prev, alone[k].prev);
+  }
+  EXPECT_EQ(mark("{\"a\": 1}\n\n" + prose), "{\"a\": 1}\n\n" + prose);
+  EXPECT_EQ(mark("[x] " + prose), "[x] " + prose);
+}
+
+// A word in quotes is mentioned, not used ("the word 'large'"); one with an
+// apostrophe is a possessive or a contraction ("people's"): neither moves.
+TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
+  const std::string text = "The word 'large' and \"big\" mean it; many people's say.";
+  for (int i = 0; i < 32; ++i) {
+    text_marker m(*synonym_table::builtin(), derive_mark_key("s", "c" + std::to_string(i), 1));
+    EXPECT_EQ(m.mark(text), text);
+  }
+  text_marker m(*synonym_table::builtin(), key);
+  m.mark("The word large and big mean it; many people say.");  // the same, unquoted
+  EXPECT_EQ(m.scanner().eligible(), 3u);
+}
+
+// Issue 5's targets, with the trials of the evaluation program
+// (tests/eval/watermark_trials.h; seed 1, 20 trials, 10,000 clients, p < 1e-6
+// after Bonferroni). Where the watermark meets them (1,000 words clean,
+// 2,500 words after 20% edits) every trial must name the right client;
+// at the issue's 600 and 1,500 words it reaches 15 and 17 of 20 with the
+// contractions (14 and 13 without; see the branches' reports), and the floors
+// below catch a weaker table or scanner.
+// Clean and human text name nobody. Deterministic: fixed seed and inputs.
+TEST(Detector, IssueTargetsOnAlpaca) {
+  const auto outputs = eval::load_texts(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl", "output");
+  if (outputs.size() < 1000) GTEST_SKIP() << "alpaca_5000.jsonl not found";
+  auto t = synonym_table::builtin();
+  watermark_detector det(t, {{1, "watermark-eval-secret"}});
+  auto found = [](const eval::trial_totals& tot, bool attacked) {
+    std::size_t n = 0;
+    for (const auto& r : tot.trials) n += attacked ? r.attack_found : r.found;
+    return n;
+  };
+  eval::trial_options o;  // 10,000 clients, 20 trials, seed 1
+  o.words = 1000;
+  o.attack_words = 2500;
+  const auto met = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
+  EXPECT_EQ(found(met, false), o.trials);
+  EXPECT_EQ(found(met, true), o.trials);
+  o.words = 600;
+  o.attack_words = 1500;
+  const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
+  EXPECT_GE(found(issue, false), 15u);
+  EXPECT_GE(found(issue, true), 17u);
+  for (const auto* tot : {&met, &issue})
+    for (const auto& r : tot->trials) {
+      EXPECT_TRUE(r.ranked_first);
+      EXPECT_FALSE(r.clean_named) << r.p_clean;
+    }
+  // Few words change: under 4% of all words.
+  EXPECT_LT(static_cast<double>(issue.changed) / static_cast<double>(issue.words), 0.04);
+  const auto h = eval::run_human(det, DG_DATASETS_DIR, o.clients, 20, 3000, o.alpha);
+  EXPECT_EQ(h.pieces, 20u);
+  EXPECT_EQ(h.named, 0u) << h.min_p;
 }
 
 TEST(Detector, PoissonBinomialTail) {

@@ -1,0 +1,145 @@
+// The one-pass word scanner and text marker (enforcement/watermark_text.h)
+// held to the ones they replaced (watermark_reference.h, kept verbatim): the
+// same output, counters and positions on every Alpaca answer, whole and cut
+// into stream deltas, on the watermark fuzz corpus and on awkward texts.
+#include <filesystem>
+#include <memory>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "enforcement/watermark_text.h"
+#include "tests/eval/watermark_trials.h"
+#include "tests/unit/enforcement/watermark_reference.h"
+
+namespace dg::enforcement {
+namespace {
+
+// Every choice the scanner offers: (context, group, member seen, word as written).
+using call = std::tuple<std::string, std::uint32_t, std::uint8_t, std::string>;
+
+template <class Scanner>
+std::vector<call> positions(const synonym_table& t, std::string_view text, std::uint64_t& words) {
+  std::vector<call> out;
+  Scanner s(t);
+  s.read_json_looking();
+  std::string sink;
+  s.scan(text, sink, [&](std::string_view prev, const synonym_table::hit& h, std::string_view w) {
+    out.emplace_back(std::string(prev), h.group, h.member, std::string(w));
+    return static_cast<std::uint32_t>(h.member);
+  });
+  EXPECT_EQ(sink, text);  // choosing what is there leaves the text as it is
+  words = s.words();
+  return out;
+}
+
+// Marks `text` with both markers, whole and in deltas cut at random, and
+// compares everything they give out.
+void expect_same(const synonym_table& t, const mark_key& k, std::string_view text, std::mt19937_64& rng) {
+  text_marker fast(t, k);
+  reference::text_marker ref(t, k);
+  ASSERT_EQ(fast.mark(text), ref.mark(text)) << text;
+  EXPECT_EQ(fast.scanner().words(), ref.scanner().words());
+  EXPECT_EQ(fast.scanner().eligible(), ref.scanner().eligible());
+  EXPECT_EQ(fast.scanner().changed(), ref.scanner().changed());
+
+  text_marker fs(t, k);
+  reference::text_marker rs(t, k);
+  std::uniform_int_distribution<std::size_t> len(1, 24);
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = std::min(len(rng), text.size() - i);
+    ASSERT_EQ(fs.feed(text.substr(i, n)), rs.feed(text.substr(i, n))) << text;
+    i += n;
+  }
+  ASSERT_EQ(fs.finish(), rs.finish()) << text;
+  EXPECT_EQ(fs.scanner().changed(), rs.scanner().changed());
+
+  std::uint64_t fw = 0, rw = 0;
+  EXPECT_EQ(positions<word_scanner>(t, text, fw), positions<reference::word_scanner>(t, text, rw)) << text;
+  EXPECT_EQ(fw, rw);
+}
+
+std::shared_ptr<const synonym_table> old_table(const char* version) {
+  auto t = std::make_shared<synonym_table>();
+  EXPECT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms" +
+                                           version + ".tsv", *t)
+                  .is_ok());
+  return t;
+}
+
+TEST(WatermarkFastScan, SameAsBeforeOnEveryAlpacaAnswer) {
+  const auto outputs = eval::load_texts(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl", "output");
+  ASSERT_GT(outputs.size(), 4000u);
+  const auto table = old_table("-v3");
+  std::mt19937_64 rng(5);
+  std::uint64_t changed = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const mark_key k = derive_mark_key("s", "client-" + std::to_string(i % 97), 1);
+    expect_same(*table, k, outputs[i], rng);
+    text_marker m(*table, k);
+    m.mark(outputs[i]);
+    changed += m.scanner().changed();
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(changed, 1000u);  // the comparison covered rewritten words, not only copies
+  // Answers joined, as one long text (the benchmark's case) and with every old table.
+  std::string all;
+  for (std::size_t i = 0; i < 300; ++i) all += outputs[i] + "\n\n";
+  expect_same(*table, derive_mark_key("s", "joined", 1), all, rng);
+  for (const char* v : {"-v1", "-v2"}) expect_same(*old_table(v), derive_mark_key("s", "old", 1), all, rng);
+}
+
+TEST(WatermarkFastScan, SameAsBeforeOnTheFuzzCorpusAndAwkwardTexts) {
+  const auto table = old_table("-v3");
+  const mark_key k = derive_mark_key("s", "awkward", 1);
+  std::mt19937_64 rng(9);
+  std::vector<std::string> texts = {
+      "Additionally, it is important to use big cars. We don't know; it's large. I am here and they are there.",
+      "IMPORTANT: Use BIG cars. Use big `cars and` trucks.\n```\nuse big cars\n```\nThen use big cars.",
+      "it's been a while, I'd seen it. It is not big. what is it? whether it is or not. do not\n",
+      "Don\xE2\x80\x99t use big cars. It\xE2\x80\x99s large.\xE2\x80\x99" "big\xE2\x80\x99 caf\xC3\xA9 big",
+      "www.big.com main.py e.g. big: a/b big_car x=big #big @big big-car 'big' \"big\" big's 12 big",
+      "Supercalifragilisticexpialidociousness is a very long word that is big, and AbcdefghijklmnopqrstuvwxyzAbcdefg big",
+      "{\"a\": \"use big cars\"} and then it is big",
+      "  \n\n* it is big\n- Moreover, it is big.\n1. First, make sure it is large.\n> it is big\n",
+      "it is", "it", "do not", "I", "", " ", "\n", "cannot go", "can't", "a an the big",
+      "~~~\nbig\n~~~\nuse big cars\n`unterminated big\nbig cars",
+  };
+  // Random words of the table and around it, in random case, with random punctuation.
+  const std::vector<std::string> pieces = {"it", "is", "not", "do", "big", "large", "use", "utilize", "I", "am",
+                                           "cannot", "don't", "it's", "Moreover,", "make", "sure", "a", "an",
+                                           "important", ".", ",", "\n", "```", "`", "'", "\"", "-", "3", "\xE2\x80\x99"};
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1), coin(0, 5);
+  for (int t = 0; t < 300; ++t) {
+    std::string s;
+    for (int w = 0; w < 40; ++w) {
+      std::string p = pieces[pick(rng)];
+      if (coin(rng) == 0 && !p.empty()) p[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(p[0])));
+      s += p;
+      if (coin(rng) != 0) s += coin(rng) == 0 ? "\n" : " ";
+    }
+    texts.push_back(std::move(s));
+  }
+  const std::filesystem::path corpus = std::string(DG_SOURCE_DIR) + "/tests/fuzz/corpus/watermark";
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(corpus)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    texts.push_back(ss.str());
+    ++files;
+  }
+  EXPECT_GT(files, 5u);
+  for (const auto& s : texts) {
+    expect_same(*table, k, s, rng);
+    if (HasFatalFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace dg::enforcement
