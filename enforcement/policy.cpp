@@ -148,12 +148,20 @@ class policy::impl {
   // REQUIRES: mu_ held.
   decision settle(const std::string& id, client_state& s, micros now, std::string_view cause,
                   double risk, std::span<const pb::DetectorScore> scores,
-                  std::span<const std::string> reasons, std::vector<std::string> extra) {
+                  std::span<const std::string> reasons, std::vector<std::string> extra,
+                  const risk_input* lazy = nullptr) {
     auto [v, source] = in_force(id, s, now);
     if (source == "policy" && cause == "decay") source = "decay";
     if (cause == "override") source = "override";
     decision d{v, s.in_force, v != s.in_force, source};
     if (d.changed) {
+      std::vector<pb::DetectorScore> asked_scores;
+      std::vector<std::string> asked_reasons;
+      if (lazy && lazy->explain) {
+        lazy->explain(asked_scores, asked_reasons);
+        scores = asked_scores;
+        reasons = asked_reasons;
+      }
       pb::AuditEntry a;
       a.set_ts_micros(now);
       a.set_client_id(id);
@@ -197,6 +205,18 @@ class policy::impl {
 
   // Finds or creates a client's state. A new one starts at the verdict in
   // force for an untracked client (allow, or its list's verdict).
+  // Calls fn(id, state) for every tracked client. settle() may forget the client it is given,
+  // so the ids are copied first. REQUIRES: mu_ held.
+  template <class Fn>
+  void for_each_client(Fn fn) {
+    std::vector<std::string> ids;
+    ids.reserve(clients_.size());
+    for (const auto& [id, s] : clients_) ids.push_back(id);
+    for (const auto& id : ids) {
+      if (auto it = clients_.find(id); it != clients_.end()) fn(id, it->second);
+    }
+  }
+
   client_state& state_of(std::string_view id, micros now, bool& created) {
     auto it = clients_.find(id);
     created = it == clients_.end();
@@ -253,19 +273,13 @@ decision policy::update(const risk_input& in) {
     }
   }
   return m.settle(std::string(in.client_id), s, in.ts_micros, created ? "new" : "risk", risk,
-                  in.scores, in.reasons, std::move(extra));
+                  in.scores, in.reasons, std::move(extra), &in);
 }
 
 void policy::advance(micros now) {
   std::lock_guard lock(impl_->mu_);
   auto& m = *impl_;
-  std::vector<std::string> ids;
-  ids.reserve(m.clients_.size());
-  for (const auto& [id, s] : m.clients_) ids.push_back(id);
-  for (const auto& id : ids) {
-    auto it = m.clients_.find(id);
-    if (it == m.clients_.end()) continue;
-    client_state& s = it->second;
+  m.for_each_client([&](const std::string& id, client_state& s) {
     std::vector<std::string> extra;
     std::string_view cause = "decay";
     if (s.ovr && s.ovr->expires_micros != 0 && now >= s.ovr->expires_micros) {
@@ -289,7 +303,7 @@ void policy::advance(micros now) {
       }
     }
     m.settle(id, s, now, cause, s.risk, {}, {}, std::move(extra));
-  }
+  });
 }
 
 status policy::set_override(std::string_view client_id, verdict to, micros expires_micros,
@@ -415,13 +429,7 @@ void policy::reconfigure(const policy_options& options, micros now, key_hasher h
   }
 
   // Tracked clients: the new thresholds and lists apply at once.
-  std::vector<std::string> ids;
-  ids.reserve(m.clients_.size());
-  for (const auto& [id, s] : m.clients_) ids.push_back(id);
-  for (const auto& id : ids) {
-    auto it = m.clients_.find(id);
-    if (it == m.clients_.end()) continue;
-    client_state& s = it->second;
+  m.for_each_client([&](const std::string& id, client_state& s) {
     const verdict before = s.by_risk;
     s.by_risk = m.next_by_risk(s.by_risk, s.risk, s.since, now);
     std::vector<std::string> extra;
@@ -434,7 +442,7 @@ void policy::reconfigure(const policy_options& options, micros now, key_hasher h
       extra.push_back("config reloaded");
     }
     m.settle(id, s, now, "reconfigure", s.risk, {}, {}, std::move(extra));
-  }
+  });
 }
 
 void policy::set_audit_sink(audit_sink sink) {

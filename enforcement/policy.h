@@ -54,6 +54,10 @@ struct risk_input {
   std::string_view cluster;                     // empty when not linked
   std::span<const pb::DetectorScore> scores;    // copied into the audit entry on a change
   std::span<const std::string> reasons;         // idem
+  // If set, called instead of reading the two spans, and only when the verdict changes: the
+  // engine rescores a flagged client every few events, and formatting its reasons each time cost
+  // more than deciding.
+  std::function<void(std::vector<pb::DetectorScore>& scores, std::vector<std::string>& reasons)> explain;
 };
 
 // What update() decided.

@@ -6,23 +6,29 @@
 
 namespace dg::enforcement {
 
-rate_limiter::rate_limiter(const rate_limit_options& options)
-    : opt_(options), per_shard_cap_(std::max<std::size_t>(16, options.max_clients / shard_count)) {}
+rate_limiter::rate_limiter(const rate_limit_options& options) {
+  for (auto& s : shards_) apply(s, options);
+}
 
 rate_limiter::~rate_limiter() = default;
 
-void rate_limiter::reconfigure(const rate_limit_options& options) {
-  // Every reader of opt_ and per_shard_cap_ holds its shard's mutex, so holding
-  // them all makes the change atomic. Taken in index order; no other path takes two.
-  std::array<std::unique_lock<std::mutex>, shard_count> locks;
-  for (std::size_t i = 0; i < shard_count; ++i) locks[i] = std::unique_lock(shards_[i].mu);
-  opt_ = options;
-  per_shard_cap_ = std::max<std::size_t>(16, options.max_clients / shard_count);
+void rate_limiter::apply(shard& s, const rate_limit_options& options) {
+  s.burst_seconds = options.burst_seconds;
+  s.cap = std::max<std::size_t>(16, options.max_clients / shard_count);
 }
 
-void rate_limiter::configure(bucket& b, double per_minute) const {
+void rate_limiter::reconfigure(const rate_limit_options& options) {
+  // A client lives in one shard, so shards need not change together: one lock
+  // at a time (holding all 64 at once also overflowed TSan's lock tracking).
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    apply(s, options);
+  }
+}
+
+void rate_limiter::configure(bucket& b, double per_minute, double burst_seconds) {
   // Capacity: burst_seconds of the rate, at least one unit so a slow limit still admits.
-  const double cap = per_minute <= 0 ? 0 : std::max(1.0, per_minute * opt_.burst_seconds / 60.0);
+  const double cap = per_minute <= 0 ? 0 : std::max(1.0, per_minute * burst_seconds / 60.0);
   if (b.capacity == 0 && b.rate_per_us == 0) b.level = cap;  // a new bucket starts full
   b.capacity = cap;
   b.rate_per_us = per_minute / 60e6;
@@ -44,7 +50,7 @@ bool rate_limiter::full(const client& c, micros now) {
 void rate_limiter::evict(shard& s, micros now) {
   // First the clients an absent entry would describe exactly (full buckets) ...
   std::erase_if(s.clients, [&](const auto& kv) { return full(kv.second, now); });
-  if (s.clients.size() <= per_shard_cap_) return;
+  if (s.clients.size() <= s.cap) return;
   // ... then the idlest half: they lose their debt, which is the price of bounded memory.
   std::vector<micros> times;
   times.reserve(s.clients.size());
@@ -74,7 +80,7 @@ limit_state rate_limiter::acquire(std::string_view client_id, const bucket_limit
   std::lock_guard lock(s.mu);
   auto it = s.clients.find(client_id);
   if (it == s.clients.end()) {
-    if (s.clients.size() >= per_shard_cap_) evict(s, now);
+    if (s.clients.size() >= s.cap) evict(s, now);
     it = s.clients.emplace(std::string(client_id), client{}).first;
     it->second.updated = now;
   }
@@ -83,8 +89,8 @@ limit_state rate_limiter::acquire(std::string_view client_id, const bucket_limit
   refill(c.requests, elapsed);
   refill(c.tokens, elapsed);
   c.updated = std::max(c.updated, now);
-  configure(c.requests, limits.requests_per_minute);
-  configure(c.tokens, limits.tokens_per_minute);
+  configure(c.requests, limits.requests_per_minute, s.burst_seconds);
+  configure(c.tokens, limits.tokens_per_minute, s.burst_seconds);
 
   // A request larger than the whole bucket passes when the bucket is full (and leaves debt).
   const double need_tokens = std::min<double>(tokens, c.tokens.capacity);

@@ -72,19 +72,22 @@ class rate_limiter {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // Each shard keeps its own copy of the settings it reads, under its mutex, so
+  // that a reconfigure takes one shard's lock at a time (never all at once).
   struct alignas(64) shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, client, string_hash, std::equal_to<>> clients;
+    double burst_seconds = 0;
+    std::size_t cap = 0;  // clients kept before eviction
   };
   static constexpr std::size_t shard_count = 64;
 
-  void configure(bucket& b, double per_minute) const;
+  static void configure(bucket& b, double per_minute, double burst_seconds);
   static void refill(bucket& b, micros elapsed);
   static bool full(const client& c, micros now);
-  void evict(shard& s, micros now);
+  static void evict(shard& s, micros now);
+  static void apply(shard& s, const rate_limit_options& options);
 
-  rate_limit_options opt_;
-  std::size_t per_shard_cap_;
   std::array<shard, shard_count> shards_;
 };
 

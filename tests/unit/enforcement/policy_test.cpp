@@ -45,6 +45,39 @@ TEST(Policy, RisesAtThresholdAndDoesNotFlap) {
   EXPECT_EQ(audit.size(), 1u);
 }
 
+TEST(Policy, AsksForTheReasonsOnlyWhenTheVerdictChanges) {
+  policy p(opts());
+  std::vector<pb::AuditEntry> audit;
+  p.set_audit_sink([&](const pb::AuditEntry& a) { audit.push_back(a); });
+  int asked = 0;
+  auto update = [&](double risk, micros t) {
+    risk_input in;
+    in.client_id = "a";
+    in.risk = risk;
+    in.ts_micros = t;
+    in.explain = [&](std::vector<pb::DetectorScore>& scores, std::vector<std::string>& reasons) {
+      ++asked;
+      scores.emplace_back().set_detector("templates");
+      scores.back().set_score(risk);
+      reasons.push_back("templates: 90% of prompts share 1 template");
+    };
+    return p.update(in);
+  };
+  update(0.2, 0);
+  update(0.55, 1 * s);  // allow -> watermark: asked once, into the audit entry
+  update(0.6, 2 * s);
+  update(0.58, 3 * s);  // no change: not asked
+  EXPECT_EQ(asked, 1);
+  ASSERT_EQ(audit.size(), 1u);
+  ASSERT_EQ(audit[0].scores_size(), 1);
+  EXPECT_EQ(audit[0].scores(0).detector(), "templates");
+  EXPECT_DOUBLE_EQ(audit[0].scores(0).score(), 0.55);
+  EXPECT_EQ(audit[0].reasons(audit[0].reasons_size() - 1), "templates: 90% of prompts share 1 template");
+  update(0.8, 4 * s);  // watermark -> throttle
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(audit.size(), 2u);
+}
+
 TEST(Policy, FallsOnlyBelowMarginAfterHold) {
   policy p(opts());
   feed(p, "a", 0.8, 0);

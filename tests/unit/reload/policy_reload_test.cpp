@@ -172,7 +172,7 @@ TEST(LivePolicyReconfigure, PinnedAdmissionKeepsItsShapingConfig) {
   policy_options o = opts();
   o.shape.watermark.max_n = 2;
   rig r(o);
-  r.p->update({"w", 0, 0.6, {}, {}, {}});
+  r.p->update({"w", 0, 0.6, {}, {}, {}, {}});
   const admission before = r.lp->admit("w", 0, 10);
   ASSERT_TRUE(before.shape);
   o.shape.watermark.max_n = 1;
@@ -215,7 +215,7 @@ TEST(LivePolicyReconfigure, ConcurrentReloadsAndAdmissions) {
   enforce.allow_clients = {"friend"};
   enforce.block.message = "enforced";
   rig r(shadow);
-  for (int i = 0; i < 50; ++i) r.p->update({"w" + std::to_string(i), 0, 0.6 + i * 0.005, {}, {}, {}});
+  for (int i = 0; i < 50; ++i) r.p->update({"w" + std::to_string(i), 0, 0.6 + i * 0.005, {}, {}, {}, {}});
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> refused{0}, passed{0}, inconsistent{0};
@@ -248,6 +248,10 @@ TEST(LivePolicyReconfigure, ConcurrentReloadsAndAdmissions) {
   }
   for (int i = 0; i < 400; ++i) r.reconfigure(i % 2 ? shadow : enforce, i * s);
   r.reconfigure(enforce, 1000 * s);
+  // On a loaded machine the reloads can all be done before a worker has run once (a CI flake):
+  // wait until admissions have passed, and been refused under the last config, before stopping.
+  const std::uint64_t refused_before = refused.load();
+  while (passed.load() == 0 || refused.load() == refused_before) std::this_thread::yield();
   stop = true;
   for (auto& w : workers) w.join();
   EXPECT_EQ(inconsistent.load(), 0u);
