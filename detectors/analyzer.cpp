@@ -1,5 +1,7 @@
 #include "detectors/analyzer.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include <prometheus/counter.h>
@@ -48,6 +50,7 @@ void analyzer::start() {
   if (thread_.joinable()) return;
   stopping_.store(false);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "dg-analyzer");
 }
 
 void analyzer::stop() {
@@ -78,6 +81,7 @@ bool analyzer::submit(raw_event&& e) noexcept {
 }
 
 void analyzer::process(raw_event& e) {
+  take_text_fields(e);
   pb::QueryEvent& ev = e.event;
   // The request path leaves the request fields to us; an event that already has them
   // (a re-submitted stored event) is not parsed again.

@@ -73,7 +73,7 @@ void cadence_detector::update(cadence_state& s, const event_view& e, population&
 }
 
 detector_result cadence_detector::score(const cadence_state& s, const population&,
-                                        const client_facts& c) const {
+                                        const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events) return r;
   // Sleepless days, counting today once it has no room left for sleep.
@@ -103,7 +103,7 @@ detector_result cadence_detector::score(const cadence_state& s, const population
   double s_regular = s.gaps >= 50 && s.gap_mean > 0 ? ramp(cv, o_.regular_cv, o_.regular_cv / 2) : 0;
 
   r.score = 1 - (1 - s_sleep) * (1 - 0.6 * s_hours) * (1 - 0.4 * s_regular);
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("active %.0f%% of hours on %d recent days; no sleep on %u of %u days; "
                       "inter-arrival CV %.2f over %u gaps",
                       100 * hour_share, days, sleepless, judged, cv, s.gaps);

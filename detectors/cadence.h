@@ -36,7 +36,8 @@ class cadence_detector {
  public:
   explicit cadence_detector(const cadence_options& o) : o_(o) {}
   void update(cadence_state& s, const event_view& e, population& pop) const;
-  detector_result score(const cadence_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const cadence_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
   // Longest run of zero bits in a 24-bit day, circularly (sleep may cross midnight).
   static int longest_idle_run(std::uint32_t day_bits);

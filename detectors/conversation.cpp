@@ -28,12 +28,12 @@ void conversation_detector::update(conversation_state& s, const event_view& e, p
 }
 
 detector_result conversation_detector::score(const conversation_state& s, const population&,
-                                             const client_facts& c) const {
+                                             const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.requests == 0) return r;
   const double share = s.stateless_share();
   r.score = ramp(share, o_.single_turn_start, o_.single_turn_full);
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("%.0f%% of %u requests are stateless single-turn queries (longest request %u messages)",
                       100 * share, s.requests, s.longest);
   }

@@ -27,7 +27,8 @@ class conversation_detector {
  public:
   explicit conversation_detector(const conversation_options& o) : o_(o) {}
   void update(conversation_state& s, const event_view& e, population& pop) const;
-  detector_result score(const conversation_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const conversation_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   conversation_options o_;

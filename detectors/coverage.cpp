@@ -69,7 +69,7 @@ void coverage_detector::update(coverage_state& s, const event_view& e, populatio
 }
 
 detector_result coverage_detector::score(const coverage_state& s, const population&,
-                                         const client_facts& c) const {
+                                         const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.new_rate < 0) return r;
   const double distinct = s.distinct();
@@ -83,7 +83,7 @@ detector_result coverage_detector::score(const coverage_state& s, const populati
   const double rate = std::max<double>(s.new_rate, lifetime_rate);
   r.score = ramp(distinct, o_.distinct_start, o_.distinct_full) *
             ramp(rate, 0.15, o_.new_rate_full) * ramp(entropy, 0.5, 0.8) * output;
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("reached ~%.0f topics in %u prompts (%.2f new topics a prompt, %.2f lately; topic entropy %.2f)",
                       distinct, s.prompts, lifetime_rate, s.new_rate, entropy);
     if (mean_out >= 0) r.reason += format(", answers of %.0f tokens on average", mean_out);

@@ -38,7 +38,8 @@ class coverage_detector {
  public:
   explicit coverage_detector(const coverage_options& o) : o_(o) {}
   void update(coverage_state& s, const event_view& e, population& pop) const;
-  detector_result score(const coverage_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const coverage_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   coverage_options o_;

@@ -40,6 +40,9 @@ struct client_facts {
   }
 };
 
+// A detector's score(state, population, facts, explain) gives this; with explain false it leaves
+// the reason empty, because the engine rescores often and needs the words only when a verdict
+// changes (formatting them was a twentieth of the analyzer's time).
 struct detector_result {
   double score = 0;     // [0, 1]
   std::string reason;   // empty when nothing to say

@@ -179,7 +179,7 @@ class engine::impl {
       event_view cv{ev, ev.features(), std::max(ts, cl->st.facts.last_ts), stateless, usage};
       fold(cl->st, cv, cluster_pop_);
       if (due(cl->st, cv.ts)) {
-        score_states(cl->st, nullptr);
+        score_states(cl->st);
         cl->st.since_score = 0;
         cl->st.last_score_ts = cv.ts;
       }
@@ -213,7 +213,7 @@ class engine::impl {
 
   void flush() {
     for (auto& [root, cl] : clusters_) {  // order does not matter: clusters are independent here
-      score_states(cl->st, nullptr);
+      score_states(cl->st);
       cl->st.since_score = 0;
       cl->st.last_score_ts = cl->st.facts.last_ts;
     }
@@ -467,36 +467,47 @@ class engine::impl {
     if (o_.extraction.enabled) extraction_.update(st.extraction, v, pop);
   }
 
-  // Detector results (scores and reasons) of a state; `cluster` adds the linking part.
+  // Detector results of a state (with reasons when `explain`); `cluster` adds the linking part.
   std::array<detector_result, detector_count> results_of(const detector_states& st, const detector_states* cluster,
-                                                         std::uint8_t links, std::uint32_t members) const {
+                                                         std::uint8_t links, std::uint32_t members,
+                                                         bool explain = true) const {
     std::array<detector_result, detector_count> r;
     const auto& f = st.facts;
-    if (o_.volume.enabled) r[det_volume] = volume_.score(st.volume, pop_, f);
-    if (o_.cadence.enabled) r[det_cadence] = cadence_.score(st.cadence, pop_, f);
-    if (o_.coverage.enabled) r[det_coverage] = coverage_.score(st.coverage, pop_, f);
-    if (o_.templates.enabled) r[det_templates] = templates_.score(st.templates, pop_, f);
-    if (o_.prada.enabled) r[det_prada] = prada_.score(st.prada, pop_, f);
-    if (o_.mmd.enabled) r[det_mmd] = mmd_.score(st.mmd, pop_, f);
-    if (o_.reasoning.enabled) r[det_reasoning] = reasoning_.score(st.reasoning, pop_, f);
-    if (o_.conversation.enabled) r[det_conversation] = conversation_.score(st.conversation, pop_, f);
-    if (o_.extraction.enabled) r[det_extraction] = extraction_.score(st.extraction, pop_, f);
-    if (o_.linking.enabled && cluster && members >= o_.scoring.cluster_min_members) {
-      auto& l = r[det_linking];
-      l.score = cluster->risk * o_.scoring.cluster_inherit;
-      l.reason = format("linked with %u other accounts by %s; the cluster's traffic (%llu events) scores %.2f",
-                        members - 1, link_kinds_text(links).c_str(),
-                        static_cast<unsigned long long>(cluster->facts.events), cluster->risk);
-    }
+    if (o_.volume.enabled) r[det_volume] = volume_.score(st.volume, pop_, f, explain);
+    if (o_.cadence.enabled) r[det_cadence] = cadence_.score(st.cadence, pop_, f, explain);
+    if (o_.coverage.enabled) r[det_coverage] = coverage_.score(st.coverage, pop_, f, explain);
+    if (o_.templates.enabled) r[det_templates] = templates_.score(st.templates, pop_, f, explain);
+    if (o_.prada.enabled) r[det_prada] = prada_.score(st.prada, pop_, f, explain);
+    if (o_.mmd.enabled) r[det_mmd] = mmd_.score(st.mmd, pop_, f, explain);
+    if (o_.reasoning.enabled) r[det_reasoning] = reasoning_.score(st.reasoning, pop_, f, explain);
+    if (o_.conversation.enabled) r[det_conversation] = conversation_.score(st.conversation, pop_, f, explain);
+    if (o_.extraction.enabled) r[det_extraction] = extraction_.score(st.extraction, pop_, f, explain);
+    if (cluster) r[det_linking] = linking_result(*cluster, links, members, explain);
     return r;
   }
 
-  // Refreshes the windowed tests, scores every detector and combines them into st.risk.
-  void score_states(detector_states& st, std::array<detector_result, detector_count>* out) {
+  // The part a client inherits from its cluster (nothing below cluster_min_members).
+  detector_result linking_result(const detector_states& cluster, std::uint8_t links, std::uint32_t members,
+                                 bool explain) const {
+    detector_result l;
+    if (!o_.linking.enabled || members < o_.scoring.cluster_min_members) return l;
+    l.score = cluster.risk * o_.scoring.cluster_inherit;
+    if (explain) {
+      l.reason = format("linked with %u other accounts by %s; the cluster's traffic (%llu events) scores %.2f",
+                        members - 1, link_kinds_text(links).c_str(),
+                        static_cast<unsigned long long>(cluster.facts.events), cluster.risk);
+    }
+    return l;
+  }
+
+  // Refreshes the windowed tests, scores every detector and combines them into st.risk. The
+  // scores are kept in st.scores; the reasons are left for fill_parts, which is asked only when
+  // they are shown.
+  void score_states(detector_states& st) {
     if (m_rescores_) m_rescores_->Increment();
     if (o_.prada.enabled) prada_.refresh(st.prada);
     if (o_.mmd.enabled) mmd_.refresh(st.mmd, pop_);
-    auto r = results_of(st, nullptr, 0, 0);
+    auto r = results_of(st, nullptr, 0, 0, false);
     score_array s{};
     for (std::size_t i = 0; i < detector_count; ++i) {
       s[i] = r[i].score;
@@ -505,7 +516,6 @@ class engine::impl {
     }
     st.risk = static_cast<float>(scorer_.combine(s, st.conversation.stateless_share(),
                                                  st.facts.mean_completion_tokens()));
-    if (out) *out = std::move(r);
   }
 
   const cluster_rec* cluster_of(const client_rec& c) const {
@@ -529,19 +539,21 @@ class engine::impl {
   }
 
   void rescore(client_rec& c, micros ts) {
-    std::array<detector_result, detector_count> results;
-    score_states(c.st, &results);
+    score_states(c.st);
     c.st.since_score = 0;
     c.st.last_score_ts = ts;
     c.own_risk = c.st.risk;
     double risk = c.own_risk;
     const cluster_rec* cl = cluster_of(c);
+    std::uint8_t links = 0;
+    std::uint32_t members = 0;
     if (cl && o_.linking.enabled) {
-      std::uint32_t root = linker_.find_const(c.idx);
-      auto lr = results_of(c.st, &cl->st, linker_.cluster_links(root), linker_.cluster_size(root));
-      results[det_linking] = std::move(lr[det_linking]);
-      risk = std::max(risk, results[det_linking].score);
-      if (!cl->flagged && results[det_linking].score >= o_.scoring.watermark_at) {
+      const std::uint32_t root = linker_.find_const(c.idx);
+      links = linker_.cluster_links(root);
+      members = linker_.cluster_size(root);
+      const double inherited = linking_result(cl->st, links, members, false).score;
+      risk = std::max(risk, inherited);
+      if (!cl->flagged && inherited >= o_.scoring.watermark_at) {
         cl->flagged = true;
         if (m_clusters_flagged_) m_clusters_flagged_->Increment();
       }
@@ -552,28 +564,32 @@ class engine::impl {
     std::string source = "thresholds";
     std::vector<detector_part> parts;
     std::vector<std::string> reasons;
+    // The parts and reasons are formatted only when someone reads them: the policy on a verdict
+    // change, or the verdict callback.
     auto build = [&] {
-      if (parts.empty()) fill_parts(c.st, results, parts, reasons);
+      if (!parts.empty()) return;
+      fill_parts(c.st, results_of(c.st, cl && o_.linking.enabled ? &cl->st : nullptr, links, members), parts,
+                 reasons);
     };
     const std::string cluster = cl ? cluster_name(cl->min_member) : std::string();
     if (policy_) {
-      build();
-      std::vector<pb::DetectorScore> scores;
-      scores.reserve(parts.size());
-      for (const auto& p : parts) {
-        pb::DetectorScore s;
-        s.set_detector(p.detector);
-        s.set_score(p.score);
-        s.set_reason(p.reason);
-        scores.push_back(std::move(s));
-      }
       enforcement::risk_input in;
       in.client_id = c.id;
       in.ts_micros = ts;
       in.risk = risk;
       in.cluster = cluster;
-      in.scores = scores;
-      in.reasons = reasons;
+      in.explain = [&](std::vector<pb::DetectorScore>& scores, std::vector<std::string>& why) {
+        build();
+        scores.reserve(parts.size());
+        for (const auto& p : parts) {
+          pb::DetectorScore s;
+          s.set_detector(p.detector);
+          s.set_score(p.score);
+          s.set_reason(p.reason);
+          scores.push_back(std::move(s));
+        }
+        why = reasons;
+      };
       enforcement::decision d = policy_->update(in);
       from = d.from;
       to = d.to;

@@ -15,7 +15,26 @@ namespace dg::detectors {
 struct raw_event {
   pb::QueryEvent event;
   std::string request_body;
+  // The event's text fields, as plain strings: setting a string field of a
+  // protobuf message allocates the string object itself, so the request path
+  // leaves that to the analyzer's thread (take_text_fields). Empty: the
+  // event's own field stands.
+  struct text_fields {
+    std::string client_id, client_hint, peer_address, user_agent, method, route;
+  } text;
 };
+
+// Moves the non-empty text fields of `e` into its event.
+inline void take_text_fields(raw_event& e) {
+  auto& t = e.text;
+  auto& ev = e.event;
+  if (!t.client_id.empty()) ev.set_client_id(std::move(t.client_id));
+  if (!t.client_hint.empty()) ev.set_client_hint(std::move(t.client_hint));
+  if (!t.peer_address.empty()) ev.set_peer_address(std::move(t.peer_address));
+  if (!t.user_agent.empty()) ev.set_user_agent(std::move(t.user_agent));
+  if (!t.method.empty()) ev.set_method(std::move(t.method));
+  if (!t.route.empty()) ev.set_route(std::move(t.route));
+}
 
 class event_sink {
  public:

@@ -39,14 +39,14 @@ void extraction_detector::update(extraction_state& s, const event_view& e, popul
 }
 
 detector_result extraction_detector::score(const extraction_state& s, const population&,
-                                           const client_facts& c) const {
+                                           const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.requests == 0) return r;
   const double n = s.requests;
   const double lb = s.logprobs_bias / n, rep = s.repeat_bias / n, tiny = s.tiny_probe / n;
   r.score = std::max({ramp(lb, o_.share_start, o_.share_full), ramp(rep, o_.share_start, o_.share_full),
                       0.5 * ramp(tiny, o_.share_start, o_.share_full)});
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("of %u requests, %.0f%% ask for logprobs with a logit_bias (up to %u tokens, |bias| %.0f), "
                       "%.0f%% repeat a recent prompt with a bias, %.0f%% are probes of max_tokens <= %u",
                       s.requests, 100 * lb, s.bias_tokens_max, s.bias_max, 100 * rep, 100 * tiny,

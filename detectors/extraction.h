@@ -33,7 +33,8 @@ class extraction_detector {
  public:
   explicit extraction_detector(const extraction_options& o) : o_(o) {}
   void update(extraction_state& s, const event_view& e, population& pop) const;
-  detector_result score(const extraction_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const extraction_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   extraction_options o_;

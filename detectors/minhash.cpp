@@ -72,23 +72,6 @@ bbit_signature to_bbit(std::span<const std::uint32_t> sig) {
   return out;
 }
 
-std::size_t equal_bbit_lanes(const bbit_signature& a, const bbit_signature& b) {
-  // Equal bytes, eight at a time: a zero byte of a ^ b is an equal lane (SWAR zero-byte test,
-  // exact: no carries cross bytes), and the high bits are summed by one multiply.
-  constexpr std::uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-  std::size_t eq = 0;
-  for (std::size_t k = 0; k < bbit_size; k += 8) {
-    std::uint64_t x, y;
-    std::memcpy(&x, a.data() + k, 8);
-    std::memcpy(&y, b.data() + k, 8);
-    const std::uint64_t d = x ^ y;
-    const std::uint64_t nonzero = ((d & low7) + low7) | d;  // high bit set where the byte is not 0
-    const std::uint64_t zero = ~nonzero & ~low7;            // high bit set where the byte is 0
-    eq += static_cast<std::size_t>(((zero >> 7) * 0x0101010101010101ULL) >> 56);
-  }
-  return eq;
-}
-
 double jaccard_from_equal_lanes(std::size_t equal) {
   constexpr double chance = 1.0 / 256;
   double p = static_cast<double>(equal) / bbit_size;

@@ -9,6 +9,10 @@
 // Thread safety: a minhasher is immutable after construction.
 #pragma once
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <array>
 #include <cstdint>
 #include <span>
@@ -47,7 +51,25 @@ bbit_signature to_bbit(std::span<const std::uint32_t> sig);
 double jaccard_bbit(const bbit_signature& a, const bbit_signature& b);
 // The two halves of jaccard_bbit: lanes equal, and the estimate from that count (monotone, so
 // the best of many comparisons is found on the counts alone).
-std::size_t equal_bbit_lanes(const bbit_signature& a, const bbit_signature& b);
+// Inline: the engine calls it for each of a client's 32 earlier prompts on every event.
+inline std::size_t equal_bbit_lanes(const bbit_signature& a, const bbit_signature& b) {
+  static_assert(bbit_size == 32);
+#if defined(__SSE2__)
+  // Equal bytes are 0xff after the compare; 0 - 0xff = 1 per equal byte, summed by SAD.
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data())),
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.data())));
+  const __m128i e1 = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data() + 16)),
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.data() + 16)));
+  const __m128i ones = _mm_sub_epi8(_mm_sub_epi8(zero, e0), e1);  // 0, 1 or 2 per byte pair
+  const __m128i sums = _mm_sad_epu8(ones, zero);
+  return static_cast<std::size_t>(_mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4));
+#else
+  std::size_t eq = 0;
+  for (std::size_t k = 0; k < bbit_size; ++k) eq += a[k] == b[k];
+  return eq;
+#endif
+}
 double jaccard_from_equal_lanes(std::size_t equal);
 
 }  // namespace dg::detectors

@@ -81,11 +81,12 @@ void mmd_detector::refresh(mmd_state& s, population& pop) const {
   s.computed_at = s.prompts;
 }
 
-detector_result mmd_detector::score(const mmd_state& s, const population&, const client_facts& c) const {
+detector_result mmd_detector::score(const mmd_state& s, const population&,
+                                    const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || !s.computed) return r;
   r.score = ramp(s.mmd2, o_.mmd_start, o_.mmd_full);
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("the last %zu prompts differ from the population's (n-gram MMD^2 %.2f)",
                       s.window.size(), s.mmd2);
   }

@@ -42,7 +42,8 @@ class mmd_detector {
   // Recomputes MMD^2 once a window of new prompts arrived (and the shared population sample when
   // the reservoir has moved on).
   void refresh(mmd_state& s, population& pop) const;
-  detector_result score(const mmd_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const mmd_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   mmd_options o_;

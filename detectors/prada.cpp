@@ -43,11 +43,12 @@ void prada_detector::refresh(prada_state& s) const {
   s.tested_at = s.distances;
 }
 
-detector_result prada_detector::score(const prada_state& s, const population&, const client_facts& c) const {
+detector_result prada_detector::score(const prada_state& s, const population&,
+                                      const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.ring.size() < std::min<std::size_t>(o_.window, 32)) return r;
   if (s.p < 0.001 && s.w < o_.w_threshold) r.score = ramp(s.w, o_.w_threshold, o_.w_threshold - 0.15);
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("distances to the nearest earlier prompt are not normal (Shapiro-Wilk W %.3f, "
                       "p %.1e, over %zu prompts)", s.w, s.p, s.ring.size());
   }

@@ -37,7 +37,8 @@ class prada_detector {
   void update(prada_state& s, int distance) const;
   // Recomputes W when enough new distances arrived.
   void refresh(prada_state& s) const;
-  detector_result score(const prada_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const prada_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   prada_options o_;

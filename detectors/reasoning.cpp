@@ -39,7 +39,7 @@ void reasoning_detector::update(reasoning_state& s, const event_view& e, populat
 }
 
 detector_result reasoning_detector::score(const reasoning_state& s, const population&,
-                                          const client_facts& c) const {
+                                          const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.prompts == 0) return r;
   const double share = static_cast<double>(s.marked) / s.prompts;
@@ -56,7 +56,7 @@ detector_result reasoning_detector::score(const reasoning_state& s, const popula
   }
   const double ratio_part = ratio >= 0 ? ramp(ratio, 1, o_.ratio_full) : 1;
   r.score = demand * (0.5 + 0.3 * harvest + 0.2 * ratio_part);
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("%.0f%% of %u prompts demand a reasoning trace", 100 * share, s.prompts);
     if (fixed_reasoning_system) r.reason += format(" (a fixed reasoning system prompt on %.0f%%)", 100 * fixed_share);
     if (ratio >= 0) r.reason += format("; answers %.1fx the prompt, %.0f tokens on average", ratio, mean_out);

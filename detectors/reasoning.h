@@ -30,7 +30,8 @@ class reasoning_detector {
  public:
   explicit reasoning_detector(const reasoning_options& o) : o_(o) {}
   void update(reasoning_state& s, const event_view& e, population& pop) const;
-  detector_result score(const reasoning_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const reasoning_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   reasoning_options o_;

@@ -48,19 +48,10 @@ double poly(const double* c, int n, double x) {
   return r;
 }
 
-}  // namespace
-
-sw_result shapiro_wilk(std::span<const double> data) {
-  sw_result res;
-  const std::size_t n = data.size();
-  if (n < 3 || n > 5000) return res;
-  std::vector<double> x(data.begin(), data.end());
-  std::sort(x.begin(), x.end());
-  if (x.back() - x.front() < 1e-12 * std::max(1.0, std::fabs(x.back()))) return res;
+// Coefficients a_i (antisymmetric: a_{n+1-i} = -a_i), Royston 1992. They depend on n alone.
+void coefficients(std::size_t n, std::vector<double>& a) {
   const double dn = static_cast<double>(n);
-
-  // Coefficients a_i (antisymmetric: a_{n+1-i} = -a_i), Royston 1992.
-  std::vector<double> a(n);
+  a.assign(n, 0.0);
   if (n == 3) {
     a[0] = -std::sqrt(0.5);
     a[2] = std::sqrt(0.5);
@@ -91,6 +82,28 @@ sw_result shapiro_wilk(std::span<const double> data) {
       a[n - 1] = an;
       a[0] = -an;
     }
+  }
+}
+
+}  // namespace
+
+sw_result shapiro_wilk(std::span<const double> data) {
+  sw_result res;
+  const std::size_t n = data.size();
+  if (n < 3 || n > 5000) return res;
+  thread_local std::vector<double> x;
+  x.assign(data.begin(), data.end());
+  std::sort(x.begin(), x.end());
+  if (x.back() - x.front() < 1e-12 * std::max(1.0, std::fabs(x.back()))) return res;
+  const double dn = static_cast<double>(n);
+
+  // PRADA tests windows of one size over and over: the coefficients of the last n are kept (they
+  // took most of the test's time, n normal quantiles each).
+  thread_local std::vector<double> a;
+  thread_local std::size_t a_n = 0;
+  if (a_n != n) {
+    coefficients(n, a);
+    a_n = n;
   }
 
   double mean = 0;

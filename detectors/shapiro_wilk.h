@@ -2,7 +2,7 @@
 // 1995: algorithm AS R94) approximation of the coefficients and of the
 // p-value, valid for 3 <= n <= 5000. PRADA (Juuti et al. 2019) applies it to
 // the distances of each query to its nearest earlier query.
-// Thread safety: pure functions.
+// Thread safety: pure functions (each thread keeps its own scratch and last coefficients).
 #pragma once
 
 #include <span>

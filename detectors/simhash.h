@@ -4,14 +4,15 @@
 // Thread safety: pure functions.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <span>
+
+#include "common/bits.h"
 
 namespace dg::detectors {
 
 std::uint64_t simhash(std::span<const std::uint64_t> shingle_hashes);
 
-inline int hamming(std::uint64_t a, std::uint64_t b) { return std::popcount(a ^ b); }
+inline int hamming(std::uint64_t a, std::uint64_t b) { return bit_count(a ^ b); }
 
 }  // namespace dg::detectors

@@ -1,8 +1,13 @@
 #include "detectors/skeleton.h"
 
 #include <array>
+#include <bit>
 
 #include "detectors/text_normalise.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace dg::detectors {
 namespace {
@@ -13,16 +18,87 @@ constexpr std::size_t max_quote = 400;
 // The tail is read from the last this many bytes of a long prompt (six tokens take far fewer).
 constexpr std::size_t tail_scan_bytes = 160;
 
-constexpr std::array<bool, 256> make_word_bytes() {
-  std::array<bool, 256> t{};
+// Byte classes, one lookup per byte: word bytes ([0-9A-Za-z] and UTF-8), and among them digits and
+// non-ASCII bytes, which mask the word.
+constexpr std::uint8_t cls_word = 1, cls_digit = 2, cls_high = 4;
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
-    t[static_cast<std::size_t>(c)] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+    const bool digit = c >= '0' && c <= '9', high = c >= 0x80;
+    const bool word = digit || high || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>((word ? cls_word : 0) | (digit ? cls_digit : 0) |
+                                                               (high ? cls_high : 0));
   }
   return t;
 }
-constexpr auto word_bytes = make_word_bytes();
+constexpr auto classes = make_classes();
 
-inline bool is_word_byte(unsigned char c) { return word_bytes[c]; }
+inline bool is_word_byte(unsigned char c) { return (classes[c] & cls_word) != 0; }
+
+// The end of the word starting at i: word bytes, and an apostrophe or hyphen between two word
+// bytes ("don't", "well-known"). `seen` gets the classes of its bytes, or-ed. Sixteen bytes are
+// classified at a time while they lie inside raw; the rest byte by byte.
+std::size_t word_end(std::string_view raw, std::size_t i, std::uint8_t& seen) {
+  const std::size_t len = raw.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  std::size_t j = i;
+  seen = 0;
+  for (;;) {
+#if defined(__SSE2__)
+    while (j + 16 <= len) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
+      // v in [lo, lo + width): (v - lo + 0x80) as signed is below -128 + width (SSE2 compares signed).
+      auto in_range = [&](char lo, char width) {
+        const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - lo)));
+        return _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + width)));
+      };
+      const __m128i high = _mm_cmplt_epi8(v, _mm_setzero_si128());
+      const __m128i digit = in_range('0', 10);
+      const __m128i word =
+          _mm_or_si128(_mm_or_si128(high, digit), _mm_or_si128(in_range('a', 26), in_range('A', 26)));
+      const auto word_bits = static_cast<std::uint32_t>(_mm_movemask_epi8(word));
+      const int run = std::countr_zero(~word_bits);  // at most 16: bits 16 and up of ~word_bits are set
+      const std::uint32_t in_word = (std::uint32_t{1} << run) - 1;
+      if (static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) & in_word) seen |= cls_digit;
+      if (static_cast<std::uint32_t>(_mm_movemask_epi8(high)) & in_word) seen |= cls_high;
+      j += static_cast<std::size_t>(run);
+      if (run < 16) break;
+    }
+#endif
+    while (j < len) {
+      const std::uint8_t k = classes[p[j]];
+      if (!(k & cls_word)) break;
+      seen |= k;
+      ++j;
+    }
+    if (j + 1 < len && (p[j] == '\'' || p[j] == '-') && is_word_byte(p[j + 1])) {
+      ++j;
+      continue;
+    }
+    return j;
+  }
+}
+
+// Writes raw[i, i + n) lower-cased (ASCII) to out, which has room for n rounded up to 16. Bytes
+// of out past n may be anything: the hash masks them.
+inline void lower_ascii(std::string_view raw, std::size_t i, std::size_t n, char* out) {
+#if defined(__SSE2__)
+  if (i + ((n + 15) & ~std::size_t{15}) <= raw.size()) {
+    for (std::size_t k = 0; k < n; k += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(raw.data() + i + k));
+      const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - 'A')));
+      const __m128i upper = _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + 26)));
+      const __m128i lowered = _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), lowered);
+    }
+    return;
+  }
+#endif
+  for (std::size_t k = 0; k < n; ++k) {
+    const char ch = raw[i + k];
+    out[k] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + ('a' - 'A')) : ch;
+  }
+}
 
 // Mask token ids (kept words carry their hash instead).
 constexpr std::uint64_t slot = 0x2a2a2a2a2a2a2a2aULL;
@@ -53,11 +129,13 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       text->append(k ? w : std::string_view("*"));
     }
   };
+  const common_hashes& common = common_hashes::for_seed(seed);
   bool sentence_start = true;
   std::array<char, 24 + 8> lower{};  // 8 bytes past the longest word: hashed by whole loads
   const std::size_t len = raw.size();
   std::size_t i = 0;
   std::size_t jump_at = len > 2 * tail_scan_bytes ? len - tail_scan_bytes : 0;
+  std::uint8_t seen = 0;
   while (i < len) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '"' || c == '`') {
@@ -83,34 +161,18 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       ++i;
       continue;
     }
-    std::size_t j = i;
-    bool digit = false, ascii_only = true;
-    while (j < len) {
-      unsigned char d = static_cast<unsigned char>(raw[j]);
-      if (is_word_byte(d)) {
-        digit |= d >= '0' && d <= '9';
-        ascii_only &= d < 0x80;
-        ++j;
-      } else if ((d == '\'' || d == '-') && j + 1 < len &&
-                 is_word_byte(static_cast<unsigned char>(raw[j + 1]))) {
-        ++j;
-      } else {
-        break;
-      }
-    }
+    const std::size_t j = word_end(raw, i, seen);
+    const bool digit = (seen & cls_digit) != 0, ascii_only = (seen & cls_high) == 0;
     std::string_view w = raw.substr(i, j - i);
     bool capital = c >= 'A' && c <= 'Z';
     bool masked = true;
     std::string_view lw;
     std::uint64_t lw_hash = 0;
     if (!digit && !(capital && !sentence_start) && ascii_only && w.size() <= lower.size() - 8) {
-      for (std::size_t k = 0; k < w.size(); ++k) {
-        char ch = w[k];
-        lower[k] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + ('a' - 'A')) : ch;
-      }
+      lower_ascii(raw, i, w.size(), lower.data());
       lw = std::string_view(lower.data(), w.size());
       lw_hash = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), lw.size(), seed);
-      masked = !is_common_hash(lw_hash, seed);
+      masked = !common.contains(lw_hash);
     }
     if (!masked && (lw == "a" || lw == "an" || lw == "the")) {
       // Articles go with whatever fills a slot ("of Rome", "of the Ming dynasty"): not template words.

@@ -117,7 +117,7 @@ int templates_detector::update(templates_state& s, const event_view& e, populati
 }
 
 detector_result templates_detector::score(const templates_state& s, const population&,
-                                          const client_facts& c) const {
+                                          const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events || s.prompts == 0) return r;
   std::size_t n_templates = 0;
@@ -126,7 +126,7 @@ detector_result templates_detector::score(const templates_state& s, const popula
   double share = std::min(1.0, static_cast<double>(in_top) / s.prompts);
   double dup_share = static_cast<double>(s.near_dups) / s.prompts;
   r.score = std::max(ramp(share, o_.skeleton_share_start, o_.skeleton_share_full), ramp(dup_share, 0.3, 0.8));
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("%.0f%% of %u prompts share %zu template%s; %.0f%% are near-duplicates of an earlier prompt",
                       100 * share, s.prompts, n_templates, n_templates == 1 ? "" : "s", 100 * dup_share);
   }

@@ -53,7 +53,8 @@ class templates_detector {
   // Returns the Hamming distance (0..64) to the nearest earlier prompt, or -1 when there were
   // too few earlier prompts to say.
   int update(templates_state& s, const event_view& e, population& pop) const;
-  detector_result score(const templates_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const templates_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   templates_options o_;

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstring>
 
+#include "common/bits.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -118,8 +120,8 @@ token_counts tokeniser::split(std::string_view raw, std::uint64_t seed, std::siz
   carry = 0;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::uint64_t bits = word_bits_[b];
-    counts.words += static_cast<std::size_t>(std::popcount(bits & ~((bits << 1) | carry)));
-    counts.chars += static_cast<std::size_t>(std::popcount(bits));
+    counts.words += static_cast<std::size_t>(bit_count(bits & ~((bits << 1) | carry)));
+    counts.chars += static_cast<std::size_t>(bit_count(bits));
     carry = bits >> 63;
   }
   if (counts.words > 0) counts.chars += counts.words - 1;

@@ -70,7 +70,7 @@ void volume_detector::update(volume_state& s, const event_view& e, population& p
 }
 
 detector_result volume_detector::score(const volume_state& s, const population& pop,
-                                       const client_facts& c) const {
+                                       const client_facts& c, bool explain) const {
   detector_result r;
   if (c.events < o_.min_events) return r;
   auto z_of = [](const log_histogram& today, const log_histogram& yesterday, double count,
@@ -93,7 +93,7 @@ detector_result volume_detector::score(const volume_state& s, const population& 
   const double sc = ramp(s.cusum, o_.cusum_h, 2 * o_.cusum_h) *
                     ramp(req, o_.min_daily_requests / 2, o_.min_daily_requests);
   r.score = std::max({sr, st, sc});
-  if (r.score > 0) {
+  if (explain && r.score > 0) {
     r.reason = format("%.0f requests and %.0f tokens a day: robust z %.1f and %.1f against the active "
                       "clients (median %.0f requests a day)",
                       req, tok, zr, zt, req_median);

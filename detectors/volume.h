@@ -32,7 +32,8 @@ class volume_detector {
  public:
   explicit volume_detector(const volume_options& o) : o_(o) {}
   void update(volume_state& s, const event_view& e, population& pop) const;
-  detector_result score(const volume_state& s, const population& pop, const client_facts& c) const;
+  detector_result score(const volume_state& s, const population& pop, const client_facts& c,
+                        bool explain = true) const;
 
  private:
   volume_options o_;

@@ -75,6 +75,32 @@ TEST(Analyzer, FullQueueDropsAndCounts) {
   EXPECT_EQ(a.processed(), 16u);
 }
 
+TEST(Analyzer, TextFieldsFromTheRequestPathReachTheEvent) {
+  detector_options o;
+  std::vector<pb::QueryEvent> out;
+  analyzer a(o, nullptr, nullptr, [&](pb::QueryEvent&& ev) { out.push_back(std::move(ev)); });
+  a.start();
+  raw_event r = make("", day0, "hello there");
+  r.text = {"a-client-id-longer-than-sso-0123", "sk-...abcd", "10.1.2.3", "curl/8.5.0", "POST",
+            "/v1/chat/completions"};
+  a.submit(std::move(r));
+  raw_event kept = make("set-directly", day0 + 1000000, "hello again");  // no staged text
+  kept.event.set_route("/v1/completions");
+  a.submit(std::move(kept));
+  a.drain();
+  a.stop();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].client_id(), "a-client-id-longer-than-sso-0123");
+  EXPECT_EQ(out[0].client_hint(), "sk-...abcd");
+  EXPECT_EQ(out[0].peer_address(), "10.1.2.3");
+  EXPECT_EQ(out[0].user_agent(), "curl/8.5.0");
+  EXPECT_EQ(out[0].method(), "POST");
+  EXPECT_EQ(out[0].route(), "/v1/chat/completions");
+  EXPECT_EQ(out[1].client_id(), "set-directly");
+  EXPECT_EQ(out[1].route(), "/v1/completions");
+  EXPECT_TRUE(a.report("a-client-id-longer-than-sso-0123").has_value());
+}
+
 TEST(Analyzer, BadBodiesAreCountedAndStillAnalysed) {
   detector_options o;
   analyzer a(o, nullptr, nullptr, {});

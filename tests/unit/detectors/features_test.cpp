@@ -1,6 +1,7 @@
 #include "detectors/features.h"
 
 #include <algorithm>
+#include <bit>
 #include <set>
 #include <string>
 
@@ -86,6 +87,16 @@ TEST(TextNormalise, CommonWordByHashAgreesWithCommonWordByText) {
   EXPECT_TRUE(is_common_hash(word_hash("the", 99), 99));
   EXPECT_FALSE(is_common_hash(word_hash("the", 99), 98));
   EXPECT_FALSE(is_common_hash(word_hash("volcano", 99), 99));
+}
+
+TEST(SimHash, BitCountAgreesWithPopcount) {
+  std::uint64_t r = 11;
+  for (std::uint64_t x : {0ULL, ~0ULL, 1ULL, 1ULL << 63, 0x8000000000000001ULL}) EXPECT_EQ(bit_count(x), std::popcount(x));
+  for (int trial = 0; trial < 10000; ++trial) {
+    r = mix64(r + 1);
+    const std::uint64_t x = r & mix64(r) & (trial % 2 ? ~0ULL : mix64(r + 7));  // sparse and dense words
+    ASSERT_EQ(bit_count(x), std::popcount(x)) << x;
+  }
 }
 
 TEST(SimHash, NearTextsAreNear) {
