@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <exception>
 
 #include <nlohmann/json.hpp>
@@ -230,14 +231,21 @@ admin_response admin_api::list_clients(std::string_view query) const {
   if (only_verdict) {
     std::erase_if(reports, [&](const auto& r) { return r.verdict != *only_verdict; });
   }
-  // Ties broken by id, so that the same state always lists the same way.
+  // Members of a cluster inherit its risk, each as it stood at the member's last scoring, so
+  // their risks differ only in digits nobody is shown. Risks are compared at the precision the
+  // list prints (two decimals); among those ties the member whose own traffic scores highest
+  // comes first, then the busier one, then by id, so that the same state always lists the
+  // same way.
+  auto shown = [](double risk) { return std::lround(risk * 100); };
   auto by = [&](const detectors::client_report& a, const detectors::client_report& b) {
     if (sort == "events" && a.events != b.events) return a.events > b.events;
     if (sort == "last_seen" && a.last_seen_micros != b.last_seen_micros) {
       return a.last_seen_micros > b.last_seen_micros;
     }
-    if (a.risk != b.risk) return a.risk > b.risk;
+    if (shown(a.risk) != shown(b.risk)) return shown(a.risk) > shown(b.risk);
     if (a.verdict != b.verdict) return a.verdict > b.verdict;
+    if (a.own_risk != b.own_risk) return a.own_risk > b.own_risk;
+    if (a.events != b.events) return a.events > b.events;
     return a.client_id < b.client_id;
   };
   const std::size_t n = std::min(limit, reports.size());

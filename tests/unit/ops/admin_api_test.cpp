@@ -222,6 +222,36 @@ TEST_F(admin_api_test, top_clients_sorted_by_risk_with_limit) {
   EXPECT_TRUE(j["clients"][0].contains("events"));
 }
 
+TEST_F(admin_api_test, cluster_members_sharing_a_risk_list_the_cause_first) {
+  // Two members inherit the cluster's 0.99; the one whose own traffic scored it leads, though
+  // its id sorts last and it has fewer events; between equal own risks the busier one leads.
+  gw.reports = {report("zzzz09", 0.99, verdict::block, 80, "c-02"), report("aaaa01", 0.99, verdict::block, 300, "c-02"),
+                report("bbbb02", 0.99, verdict::block, 3, "c-02"), report("cccc03", 0.99, verdict::block, 3000, "c-02")};
+  gw.reports[0].own_risk = 0.99;
+  gw.reports[1].own_risk = gw.reports[2].own_risk = gw.reports[3].own_risk = 0.0;
+  auto j = body(call("GET", "/admin/clients?sort=risk"));
+  ASSERT_EQ(j["clients"].size(), 4u);
+  EXPECT_EQ(j["clients"][0]["client_id"], "zzzz09");
+  EXPECT_EQ(j["clients"][1]["client_id"], "cccc03");
+  EXPECT_EQ(j["clients"][2]["client_id"], "aaaa01");
+  EXPECT_EQ(j["clients"][3]["client_id"], "bbbb02");
+}
+
+TEST_F(admin_api_test, inherited_risks_that_differ_below_the_shown_precision_are_ties) {
+  // Each member keeps the cluster risk of its own last scoring, so a member scored later
+  // holds 0.9612 where the cause holds 0.9608: both print 0.96, and the cause still leads.
+  gw.reports = {report("aaaa01", 0.9612, verdict::block, 3, "c-02"), report("zzzz09", 0.9608, verdict::block, 80, "c-02"),
+                report("bbbb02", 0.97, verdict::block, 1, "c-03")};
+  gw.reports[0].own_risk = 0.1;
+  gw.reports[1].own_risk = 0.9;
+  gw.reports[2].own_risk = 0.97;
+  auto j = body(call("GET", "/admin/clients?sort=risk"));
+  ASSERT_EQ(j["clients"].size(), 3u);
+  EXPECT_EQ(j["clients"][0]["client_id"], "bbbb02");
+  EXPECT_EQ(j["clients"][1]["client_id"], "zzzz09");
+  EXPECT_EQ(j["clients"][2]["client_id"], "aaaa01");
+}
+
 TEST_F(admin_api_test, top_clients_other_sorts_and_filter) {
   auto j = body(call("GET", "/admin/clients?sort=events"));
   EXPECT_EQ(j["clients"][0]["client_id"], "bbbb02");
