@@ -71,10 +71,12 @@ json to_json(const storage::storage_options& s) {
   DG_F(j, s, prompt_text);
   DG_F(j, s, prompt_prefix_chars);
   DG_F(j, s, queue_capacity);
+  DG_F(j, s, queue_max_mb);
   DG_F(j, s, max_batch_events);
   DG_F(j, s, compression);
   DG_F(j, s, write_buffer_mb);
   DG_F(j, s, block_cache_mb);
+  DG_F(j, s, max_open_files);
   DG_F(j, s, retention_check_interval_s);
   return j;
 }

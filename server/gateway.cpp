@@ -1,5 +1,7 @@
 #include "server/gateway.h"
 
+#include <pthread.h>
+
 #include <openssl/ssl.h>
 
 #include <thread>
@@ -116,7 +118,8 @@ int gateway::run() {
   bind_proxy();
   const std::uint16_t admin_port = admin_.start(cfg_.admin.host, cfg_.admin.port);
   const std::uint16_t proxy_port = acceptor_.local_endpoint().port();
-  for (auto& w : workers_) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = workers_[i];
     w->thread = std::thread([&ioc = w->ioc] {
       for (;;) {
         try {
@@ -128,6 +131,9 @@ int gateway::run() {
         }
       }
     });
+    // Named for top -H and per-thread CPU accounting.
+    const std::string name = "dg-io-" + std::to_string(i);
+    pthread_setname_np(w->thread.native_handle(), name.c_str());
   }
   wait_signal();
   do_accept();

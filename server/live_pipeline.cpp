@@ -1,5 +1,9 @@
 #include "server/live_pipeline.h"
 
+#include <pthread.h>
+
+#include <malloc.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -19,6 +23,11 @@ constexpr auto save_interval = std::chrono::seconds(5);
 // At most this many clients are saved per tick, so the analyzer thread, which
 // shares the engine lock with save(), is never held off for long.
 constexpr std::size_t max_saves_per_tick = 20000;
+// glibc keeps the memory freed after a burst in its arenas: in the 30-minute soak RSS stepped
+// up 20-30 MiB after each RocksDB write stall (the storage queue filling with encoded events)
+// and never came down, although the memory was free. Handing free pages back to the system
+// this often keeps RSS near what is in use (from this thread, off the request path).
+constexpr auto trim_interval = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -119,6 +128,7 @@ status live_pipeline::build(std::function<reload_result()> reload) {
   });
 
   housekeeper_ = std::thread([this] { housekeeping(); });
+  pthread_setname_np(housekeeper_.native_handle(), "dg-housekeeper");
   return status::ok();
 }
 
@@ -263,6 +273,7 @@ void live_pipeline::save_clients(const std::set<std::string>& ids) {
 
 void live_pipeline::housekeeping() {
   auto last_save = std::chrono::steady_clock::now();
+  auto last_trim = last_save;
   std::unique_lock lock(dirty_mu_);
   while (!stopping_.load()) {
     wake_.wait_for(lock, std::chrono::seconds(1));
@@ -287,6 +298,10 @@ void live_pipeline::housekeeping() {
     analyzer_->with_engine([&](detectors::engine& e) { clients = e.client_count(); });
     request_policy_->refresh_gauges(clients);
     save_clients(to_save);
+    if (std::chrono::steady_clock::now() - last_trim >= trim_interval) {
+      ::malloc_trim(0);
+      last_trim = std::chrono::steady_clock::now();
+    }
 
     lock.lock();
   }

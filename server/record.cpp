@@ -13,13 +13,14 @@ bool submit_record(detectors::event_sink& sink, request_record&& r) {
   detectors::raw_event e;
   pb::QueryEvent& ev = e.event;
   ev.set_ts_micros(r.ts_micros);
-  ev.set_client_id(r.who->client_id);
-  ev.set_client_hint(r.who->hint);
+  // Text goes in plain strings; the analyzer moves it into the event.
+  e.text.client_id = r.who->client_id;
+  e.text.client_hint = r.who->hint;
+  e.text.peer_address = r.who->peer_address;
+  e.text.user_agent = std::move(r.user_agent);
+  e.text.method = std::move(r.method);
+  e.text.route = std::move(r.route);
   ev.set_credential_kind(static_cast<pb::CredentialKind>(r.who->kind));
-  ev.set_peer_address(r.who->peer_address);
-  ev.set_user_agent(std::move(r.user_agent));
-  ev.set_method(std::move(r.method));
-  ev.set_route(std::move(r.route));
   ev.set_stream(r.stream);
   ev.set_status(r.status);
   ev.set_prompt_tokens(r.prompt_tokens);

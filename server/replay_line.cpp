@@ -14,6 +14,7 @@
 
 #include "common/json_sax.h"
 #include "detectors/request_parser.h"
+#include "server/replay_fields.h"
 #include "server/replay_reader.h"
 
 namespace dg::server {
@@ -188,25 +189,48 @@ class record_handler {
   std::array<field, u_count> usage_{};
 };
 
-std::string string_of(const field& f) { return f.k == kind::string ? f.text : std::string(); }
-
-std::uint32_t count_or_zero(const field& f) {
-  if (f.k != kind::number || !(f.number > 0)) return 0;
-  if (f.number >= static_cast<double>(std::numeric_limits<std::uint32_t>::max())) {
-    return std::numeric_limits<std::uint32_t>::max();
+record_value value_of(const field& f) {
+  record_value v;
+  switch (f.k) {
+    case kind::absent: break;
+    case kind::string:
+      v.t = record_value::type::string;
+      v.text = f.text;
+      break;
+    case kind::number:
+      v.t = record_value::type::number;
+      v.number = f.number;
+      v.integer = f.integer;
+      break;
+    case kind::object: v.t = record_value::type::object; break;
+    default: v.t = record_value::type::other; break;
   }
-  return static_cast<std::uint32_t>(f.number);
+  return v;
 }
 
-status read_ts(const field& f, std::int64_t& out) {
-  if (f.k == kind::absent) return status::invalid_argument("missing \"ts\"");
-  if (f.k != kind::number) return status::invalid_argument("\"ts\" is not a number");
-  // Between 1970 and 2200: catches milliseconds passed as seconds.
-  if (!std::isfinite(f.number) || f.number < 0 || f.number > 7.3e9) {
-    return status::invalid_argument("\"ts\" is not seconds since the epoch");
+record_fields fields_of(const record_handler& h) {
+  record_fields f;
+  f.ts = value_of(h.record(r_ts));
+  f.client = value_of(h.record(r_client));
+  f.ip = value_of(h.record(r_ip));
+  f.credential_kind = value_of(h.record(r_credential_kind));
+  f.user_agent = value_of(h.record(r_user_agent));
+  f.method = value_of(h.record(r_method));
+  f.path = value_of(h.record(r_path));
+  f.request = value_of(h.record(r_request)).t;
+  f.response_object = h.record(r_response).k == kind::object;
+  if (f.response_object) {
+    f.status = value_of(h.status_field());
+    f.usage_object = h.usage_is_object();
+    if (f.usage_object) {
+      f.prompt_tokens = value_of(h.usage(u_prompt_tokens));
+      f.input_tokens = value_of(h.usage(u_input_tokens));
+      f.completion_tokens = value_of(h.usage(u_completion_tokens));
+      f.output_tokens = value_of(h.usage(u_output_tokens));
+      f.total_tokens = value_of(h.usage(u_total_tokens));
+    }
   }
-  out = std::llround(f.number * 1e6);
-  return status::ok();
+  return f;
 }
 
 }  // namespace
@@ -223,6 +247,7 @@ status event_from_line(std::string_view line, const record_options& options, pb:
     return status::invalid_argument("not JSON: syntax error at byte " + std::to_string(reader.offset()));
   }
   if (!h.root_is_object()) return status::invalid_argument("not a JSON object");
+  const record_fields f = fields_of(h);
 
   if (const field& x = h.record(r_x_distillguard); x.k != kind::absent) {
     // The event as the live gateway stored it: used as is, features included.
@@ -232,53 +257,13 @@ status event_from_line(std::string_view line, const record_options& options, pb:
     opts.ignore_unknown_fields = true;  // an export from a newer version
     const auto st = google::protobuf::util::JsonStringToMessage(line.substr(x.begin, x.end - x.begin), &ev, opts);
     if (!st.ok()) return status::invalid_argument("\"x_distillguard\": " + st.ToString());
-    if (ev.client_id().empty()) return status::invalid_argument("\"x_distillguard\" has no client_id");
-    if (ev.ts_micros() <= 0) {
-      std::int64_t ts = 0;
-      if (auto s = read_ts(h.record(r_ts), ts); !s.is_ok()) return s;
-      ev.set_ts_micros(ts);
-    }
-    client = string_of(h.record(r_client));
-    if (client.empty()) client = ev.client_hint().empty() ? ev.client_id() : ev.client_hint();
-    return status::ok();
+    return finish_exported_event(f, ev, client);
   }
 
-  std::int64_t ts = 0;
-  if (auto s = read_ts(h.record(r_ts), ts); !s.is_ok()) return s;
-  const field& req = h.record(r_request);
-  if (req.k == kind::absent) return status::invalid_argument("missing \"request\"");
-  if (req.k != kind::object) return status::invalid_argument("\"request\" is not an object");
-
-  const std::string key = string_of(h.record(r_client));
-  const std::string ip = string_of(h.record(r_ip));
-  if (key.empty() && ip.empty()) return status::invalid_argument("neither \"client\" nor \"ip\"");
-  client = key.empty() ? ip : key;
-
-  credential_kind kind_of_key = credential_kind::address;
-  if (!key.empty()) {
-    kind_of_key = options.default_kind;
-    const std::string k = string_of(h.record(r_credential_kind));
-    if (k == "bearer") kind_of_key = credential_kind::bearer;
-    else if (k == "api_key") kind_of_key = credential_kind::api_key;
-    else if (k == "header") kind_of_key = credential_kind::header;
-    else if (!k.empty()) return status::invalid_argument("\"credential_kind\" must be bearer, api_key or header");
-  }
-  if (options.identity == nullptr) return status::internal("no identity resolver");
-  ev.set_ts_micros(ts);
-  // The same id and hint as identity_resolver::identify() gives the live request.
-  ev.set_client_id(options.identity->client_id(kind_of_key, client));
-  ev.set_client_hint(key.empty() ? ip : credential_hint(key));
-  ev.set_credential_kind(static_cast<pb::CredentialKind>(kind_of_key));
-  ev.set_peer_address(ip);
-  ev.set_user_agent(string_of(h.record(r_user_agent)));
-  std::string method = string_of(h.record(r_method));
-  ev.set_method(method.empty() ? "POST" : method);
-  std::string path = string_of(h.record(r_path));
-  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
-  ev.set_route(path);
-
+  if (auto s = identify_record(f, options, ev, client); !s.is_ok()) return s;
   // The request's own text, through the live analyzer's reader; a log line has no size or
   // depth limit of its own (the line reader caps its length).
+  const field& req = h.record(r_request);
   detectors::parse_limits limits;
   limits.max_body_bytes = line.size();
   limits.max_depth = 100000;
@@ -286,25 +271,7 @@ status event_from_line(std::string_view line, const record_options& options, pb:
     request_warning = st.to_string();
   }
   ev.clear_request_bytes();  // the live gateway's figure is the body it received, not this text
-
-  std::uint32_t http_status = 200;
-  if (h.record(r_response).k == kind::object) {
-    const field& s = h.status_field();
-    if (s.k == kind::number && s.integer && s.number >= 100 && s.number <= 599) {
-      http_status = static_cast<std::uint32_t>(s.number);
-    }
-    if (h.usage_is_object()) {
-      // chat/completions name them prompt/completion; the responses API input/output.
-      std::uint32_t in = count_or_zero(h.usage(u_prompt_tokens));
-      if (in == 0) in = count_or_zero(h.usage(u_input_tokens));
-      std::uint32_t out = count_or_zero(h.usage(u_completion_tokens));
-      if (out == 0) out = count_or_zero(h.usage(u_output_tokens));
-      if (in == 0 && out == 0) in = count_or_zero(h.usage(u_total_tokens));  // embeddings
-      ev.set_prompt_tokens(in);
-      ev.set_completion_tokens(out);
-    }
-  }
-  ev.set_status(http_status);
+  apply_response(f, ev);
   return status::ok();
 }
 

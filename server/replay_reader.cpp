@@ -15,6 +15,7 @@
 
 #include "detectors/request_parser.h"
 #include "server/identity.h"
+#include "server/replay_fields.h"
 
 namespace dg::server {
 
@@ -144,35 +145,47 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string string_or_empty(const json& obj, const char* key) {
+record_value value_of(const json& obj, const char* key) {
+  record_value v;
   auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) return {};
-  return it->get<std::string>();
+  if (it == obj.end()) return v;
+  if (it->is_string()) {
+    v.t = record_value::type::string;
+    v.text = it->get<std::string>();
+  } else if (it->is_number()) {
+    v.t = record_value::type::number;
+    v.number = it->get<double>();
+    v.integer = it->is_number_integer();
+  } else {
+    v.t = it->is_object() ? record_value::type::object : record_value::type::other;
+  }
+  return v;
 }
 
-// A non-negative integer count from usage, clamped to 32 bits.
-std::uint32_t count_or_zero(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return 0;
-  const double v = it->get<double>();
-  if (!(v > 0)) return 0;
-  if (v >= static_cast<double>(std::numeric_limits<std::uint32_t>::max())) {
-    return std::numeric_limits<std::uint32_t>::max();
+// The members that make the event (the request's own fields are read from the tree itself).
+record_fields fields_of(const json& record) {
+  record_fields f;
+  f.ts = value_of(record, "ts");
+  f.client = value_of(record, "client");
+  f.ip = value_of(record, "ip");
+  f.credential_kind = value_of(record, "credential_kind");
+  f.user_agent = value_of(record, "user_agent");
+  f.method = value_of(record, "method");
+  f.path = value_of(record, "path");
+  f.request = value_of(record, "request").t;
+  if (auto resp = record.find("response"); resp != record.end() && resp->is_object()) {
+    f.response_object = true;
+    f.status = value_of(*resp, "status");
+    if (auto u = resp->find("usage"); u != resp->end() && u->is_object()) {
+      f.usage_object = true;
+      f.prompt_tokens = value_of(*u, "prompt_tokens");
+      f.input_tokens = value_of(*u, "input_tokens");
+      f.completion_tokens = value_of(*u, "completion_tokens");
+      f.output_tokens = value_of(*u, "output_tokens");
+      f.total_tokens = value_of(*u, "total_tokens");
+    }
   }
-  return static_cast<std::uint32_t>(v);
-}
-
-status read_ts(const json& record, std::int64_t& out) {
-  auto it = record.find("ts");
-  if (it == record.end()) return status::invalid_argument("missing \"ts\"");
-  if (!it->is_number()) return status::invalid_argument("\"ts\" is not a number");
-  const double ts = it->get<double>();
-  // Between 1970 and 2200: catches milliseconds passed as seconds.
-  if (!std::isfinite(ts) || ts < 0 || ts > 7.3e9) {
-    return status::invalid_argument("\"ts\" is not seconds since the epoch");
-  }
-  out = std::llround(ts * 1e6);
-  return status::ok();
+  return f;
 }
 
 }  // namespace
@@ -183,6 +196,7 @@ status event_from_record(const json& record, const record_options& options, pb::
   client.clear();
   request_warning.clear();
   if (!record.is_object()) return status::invalid_argument("not a JSON object");
+  const record_fields f = fields_of(record);
 
   if (auto x = record.find("x_distillguard"); x != record.end()) {
     // The event as the live gateway stored it: used as is, features included.
@@ -191,71 +205,12 @@ status event_from_record(const json& record, const record_options& options, pb::
     opts.ignore_unknown_fields = true;  // an export from a newer version
     const auto st = google::protobuf::util::JsonStringToMessage(x->dump(), &ev, opts);
     if (!st.ok()) return status::invalid_argument("\"x_distillguard\": " + st.ToString());
-    if (ev.client_id().empty()) return status::invalid_argument("\"x_distillguard\" has no client_id");
-    if (ev.ts_micros() <= 0) {
-      std::int64_t ts = 0;
-      if (auto s = read_ts(record, ts); !s.is_ok()) return s;
-      ev.set_ts_micros(ts);
-    }
-    client = string_or_empty(record, "client");
-    if (client.empty()) client = ev.client_hint().empty() ? ev.client_id() : ev.client_hint();
-    return status::ok();
+    return finish_exported_event(f, ev, client);
   }
 
-  std::int64_t ts = 0;
-  if (auto s = read_ts(record, ts); !s.is_ok()) return s;
-  auto req = record.find("request");
-  if (req == record.end()) return status::invalid_argument("missing \"request\"");
-  if (!req->is_object()) return status::invalid_argument("\"request\" is not an object");
-
-  const std::string key = string_or_empty(record, "client");
-  const std::string ip = string_or_empty(record, "ip");
-  if (key.empty() && ip.empty()) return status::invalid_argument("neither \"client\" nor \"ip\"");
-  client = key.empty() ? ip : key;
-
-  credential_kind kind = credential_kind::address;
-  if (!key.empty()) {
-    kind = options.default_kind;
-    const std::string k = string_or_empty(record, "credential_kind");
-    if (k == "bearer") kind = credential_kind::bearer;
-    else if (k == "api_key") kind = credential_kind::api_key;
-    else if (k == "header") kind = credential_kind::header;
-    else if (!k.empty()) return status::invalid_argument("\"credential_kind\" must be bearer, api_key or header");
-  }
-  if (options.identity == nullptr) return status::internal("no identity resolver");
-  ev.set_ts_micros(ts);
-  // The same id and hint as identity_resolver::identify() gives the live request.
-  ev.set_client_id(options.identity->client_id(kind, client));
-  ev.set_client_hint(key.empty() ? ip : credential_hint(key));
-  ev.set_credential_kind(static_cast<pb::CredentialKind>(kind));
-  ev.set_peer_address(ip);
-  ev.set_user_agent(string_or_empty(record, "user_agent"));
-  std::string method = string_or_empty(record, "method");
-  ev.set_method(method.empty() ? "POST" : method);
-  std::string path = string_or_empty(record, "path");
-  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
-  ev.set_route(path);
-
-  if (auto st = detectors::parse_request_json(*req, ev); !st.is_ok()) request_warning = st.to_string();
-
-  std::uint32_t http_status = 200;
-  if (auto resp = record.find("response"); resp != record.end() && resp->is_object()) {
-    if (auto s = resp->find("status"); s != resp->end() && s->is_number_integer()) {
-      const auto v = s->get<std::int64_t>();
-      if (v >= 100 && v <= 599) http_status = static_cast<std::uint32_t>(v);
-    }
-    if (auto u = resp->find("usage"); u != resp->end() && u->is_object()) {
-      // chat/completions name them prompt/completion; the responses API input/output.
-      std::uint32_t in = count_or_zero(*u, "prompt_tokens");
-      if (in == 0) in = count_or_zero(*u, "input_tokens");
-      std::uint32_t out = count_or_zero(*u, "completion_tokens");
-      if (out == 0) out = count_or_zero(*u, "output_tokens");
-      if (in == 0 && out == 0) in = count_or_zero(*u, "total_tokens");  // embeddings
-      ev.set_prompt_tokens(in);
-      ev.set_completion_tokens(out);
-    }
-  }
-  ev.set_status(http_status);
+  if (auto s = identify_record(f, options, ev, client); !s.is_ok()) return s;
+  if (auto st = detectors::parse_request_json(*record.find("request"), ev); !st.is_ok()) request_warning = st.to_string();
+  apply_response(f, ev);
   return status::ok();
 }
 

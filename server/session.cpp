@@ -76,6 +76,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     peer_ = ep.address();
     peer_text_ = peer_.to_string();
     lowest().set_option(tcp::no_delay(true), ec);
+    // Plain TCP: synchronous operations must not block (see "direct I/O").
+    if constexpr (!is_tls) lowest().non_blocking(true, ec);
     if constexpr (is_tls) {
       set_deadline(phase::handshake, live_->cfg.limits.header_timeout_ms);
       stream_.async_handshake(ssl::stream_base::server,
@@ -177,6 +179,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
   }
 
+  // ---- direct I/O -----------------------------------------------------------------
+  // Asio completes an operation that finished at once (a write the socket
+  // took whole, a parse of bytes already buffered) by posting its handler:
+  // one more trip through the scheduler and an epoll_wait(0) each. On plain
+  // TCP (non-blocking) the session does such steps itself and goes on
+  // directly; only a step that would block goes through Asio. The depth of
+  // direct calls is bounded so that a stream whose data is always ready
+  // cannot grow the stack.
+  static constexpr int max_inline_depth = 8;
+
+  void run_inline(void (session::*next)(error_code), error_code ec) {
+    ++inline_depth_;
+    (this->*next)(ec);
+    --inline_depth_;
+  }
+
   // ---- read -------------------------------------------------------------------
   void do_read() {
     if (ctx_.draining.load(std::memory_order_relaxed)) return do_close();
@@ -184,26 +202,67 @@ class session final : public session_base, public std::enable_shared_from_this<s
     parser_.emplace();
     parser_->header_limit(live_->cfg.limits.max_header_bytes);
     parser_->body_limit(live_->cfg.limits.max_body_bytes);
+    // The body that came with the header (a typical request) is parsed with
+    // it: otherwise http::async_read found it buffered and posted its handler,
+    // a round through the scheduler and an epoll_wait(0) per request.
+    parser_->eager(true);
     if (buffer_.size() == 0) {
       // The first request must start within the header timeout; later ones
       // may wait the keep-alive timeout.
       set_deadline(phase::idle, requests_ == 0 ? live_->cfg.limits.header_timeout_ms
                                                : live_->cfg.limits.keepalive_timeout_ms);
+      // The read that watched the client during the last response may still
+      // be waiting: it reads this request.
+      if (reading_) return;
       return read_more();
     }
     set_deadline(phase::header, live_->cfg.limits.header_timeout_ms);
     parse_header();  // a pipelined request may already be buffered
   }
 
-  void read_more() {
-    const std::size_t room = std::max<std::size_t>(512, buffer_.capacity() - buffer_.size());
-    stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(room, 65536)),
+  // At most one read of the client is outstanding (reading_); nothing else
+  // touches buffer_ while it is.
+  //
+  // Asio tries a read at once before it waits (speculative). `expect_data`
+  // false says the client is known to have nothing to send yet (it waits
+  // for our response): on plain TCP the read then waits for readiness
+  // first, saving a recv that would fail with EAGAIN on every request.
+  void read_more(bool expect_data = true) {
+    reading_ = true;
+    if constexpr (!is_tls) {
+      if (!expect_data) return wait_client_readable();
+    }
+    stream_.async_read_some(client_read_buffer(),
                             [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->on_read_some(ec, n);
                             });
   }
 
+  auto client_read_buffer() {
+    const std::size_t room = std::max<std::size_t>(512, buffer_.capacity() - buffer_.size());
+    return buffer_.prepare(std::min<std::size_t>(room, 65536));
+  }
+
+  void wait_client_readable() {
+    lowest().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](error_code ec) {
+      self->on_client_readable(ec);
+    });
+  }
+
+  void on_client_readable(error_code ec) {
+    std::size_t n = 0;
+    if (!ec) {
+      n = lowest().read_some(client_read_buffer(), ec);
+      // Readiness without data (edge-triggered wake-ups can be spurious).
+      if (ec == asio::error::would_block) return wait_client_readable();
+    }
+    on_read_some(ec, n);
+  }
+
   void on_read_some(error_code ec, std::size_t n) {
+    reading_ = false;
+    if (phase_ == phase::linger) return on_linger_read(ec, n);
+    if (request_active_) return on_watch_read(ec, n);
     if (ec) {
       if (timed_out_ && phase_ == phase::header) {
         return send_error(error_kind::request_timeout, "the request header took too long", true);
@@ -225,7 +284,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     error_code ec;
     const std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
-    if (ec == http::error::need_more) return read_more();
+    // need_more: the header is incomplete, or (eager) so is a chunk header of
+    // the body after it, which read_body goes on with.
+    if (ec == http::error::need_more) ec = {};
     if (ec) return refuse_framing(ec);
     if (!parser_->is_header_done()) return read_more();
     on_header();
@@ -400,9 +461,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // Phase 5: a pooled keep-alive connection, or a new one.
-  void forward() {
+  // `fresh`: not a pooled connection (after a pooled one turned out closed).
+  void forward(bool fresh = false) {
     ++attempts_;
-    up_ = worker_.pool->acquire();
+    if (!fresh) up_ = worker_.pool->acquire();
     if (up_) {
       reused_ = true;
       ctx_.metrics.upstream_connections_reused.Increment();
@@ -430,20 +492,28 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++up_->requests;
     set_deadline(phase::up_write, live_->cfg.upstream.response_timeout_ms);
     start_watch();
+    req_sr_.emplace(req_);
+    if (!up_->is_tls() && inline_depth_ < max_inline_depth) {
+      error_code ec;
+      http::write(up_->socket(), *req_sr_, ec);
+      if (ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
+    }
     up_->visit([this](auto& s) {
-      http::async_write(s, req_, [self = this->shared_from_this()](error_code ec, std::size_t) {
+      http::async_write(s, *req_sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
         self->on_up_write(ec);
       });
     });
   }
 
   // A pooled connection the upstream closed while idle fails before any byte
-  // of a response: that request never reached it, so it is sent again.
+  // of a response: that request never reached it, so it is sent again, on a
+  // new connection (the other idle ones may have been closed with it).
   bool retry_on_stale(error_code ec) {
-    if (!reused_ || timed_out_ || attempts_ >= 3 || !is_disconnect(ec)) return false;
+    if (!reused_ || timed_out_ || attempts_ >= 3) return false;
+    if (!is_disconnect(ec) && ec != http::error::end_of_stream) return false;
     up_->close();
     up_.reset();
-    forward();
+    forward(/*fresh=*/true);
     return true;
   }
 
@@ -468,11 +538,27 @@ class session final : public session_base, public std::enable_shared_from_this<s
     } else {
       phase_ = phase::up_header;  // the deadline from sending still runs
     }
+    if (!up_->is_tls()) return read_up_header_plain(/*wait_first=*/up_->buffer.size() == 0);
     up_->visit([this](auto& s) {
       http::async_read_header(s, up_->buffer, *up_parser_,
                               [self = this->shared_from_this()](error_code ec, std::size_t) {
                                 self->on_up_header(ec);
                               });
+    });
+  }
+
+  // The request was just sent, so the answer is rarely there yet: wait for
+  // readiness, then read what came without blocking, instead of Asio's read
+  // at once that fails with EAGAIN on nearly every request.
+  void read_up_header_plain(bool wait_first) {
+    if (!wait_first) {
+      error_code ec;
+      http::read_header(up_->socket(), up_->buffer, *up_parser_, ec);
+      if (ec != asio::error::would_block) return on_up_header(ec);
+    }
+    up_->socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](error_code ec) {
+      if (ec) return self->on_up_header(ec);
+      self->read_up_header_plain(/*wait_first=*/false);
     });
   }
 
@@ -549,11 +635,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // goes now, so that a client sees a slow stream start at once.
     if (up_->buffer.size() > 0) return relay_read();
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
+    if (!is_tls && inline_depth_ < max_inline_depth) {
+      error_code ec;
+      http::write_header(stream_, *sr_, ec);
+      if (ec != asio::error::would_block) return run_inline(&session::on_header_written, ec);
+    }
     http::async_write_header(stream_, *sr_,
                              [self = this->shared_from_this()](error_code ec, std::size_t) {
-                               if (ec) return self->client_gone();
-                               self->relay_read();
+                               self->on_header_written(ec);
                              });
+  }
+
+  void on_header_written(error_code ec) {
+    if (ec) return client_gone();
+    relay_read();
   }
 
   void relay_read() {
@@ -571,6 +666,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
     body.data = relay_buf_.get();
     body.size = relay_buffer_bytes;
     set_deadline(phase::up_body, live_->cfg.upstream.idle_timeout_ms);
+    // Bytes already buffered (the body that came with the header, the next
+    // events of a stream) are parsed here; a read that would block goes to
+    // Asio. With nothing buffered Asio reads at once, saving a failed recv.
+    if (!up_->is_tls() && up_->buffer.size() > 0 && inline_depth_ < max_inline_depth) {
+      error_code ec;
+      http::read_some(up_->socket(), up_->buffer, *up_parser_, ec);
+      if (ec != asio::error::would_block) return run_inline(&session::on_relay_read, ec);
+    }
     up_->visit([this](auto& s) {
       http::async_read_some(s, up_->buffer, *up_parser_,
                             [self = this->shared_from_this()](error_code ec, std::size_t) {
@@ -614,6 +717,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void relay_write() {
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
+    if (!is_tls && inline_depth_ < max_inline_depth) {
+      error_code ec;
+      http::write(stream_, *sr_, ec);
+      if (ec != asio::error::would_block) return run_inline(&session::on_relay_write, ec);
+    }
     http::async_write(stream_, *sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
       self->on_relay_write(ec);
     });
@@ -735,10 +843,24 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // ---- the client watch ---------------------------------------------------------
-  // While the upstream works, a readable client socket with nothing to read
-  // means the client went away: the upstream request is cancelled at once
-  // instead of at the next write.
+  // While the upstream works, a client that closes its end went away: the
+  // upstream request is cancelled at once instead of at the next write.
+  //
+  // Plain TCP: the watch is an ordinary read of the client, left outstanding
+  // when the response is done, where it reads the next request. Nothing is
+  // cancelled or re-armed per request (a cancel cost a posted handler and an
+  // epoll_wait(0), the readiness wait an epoll_ctl). Bytes it reads while the
+  // request is under way are a pipelined request: kept in buffer_, read no
+  // further until the response is done.
+  //
+  // TLS: a readable socket with nothing to read means the client went away
+  // (an outstanding TLS read would decrypt the next request mid-response).
   void start_watch() {
+    if constexpr (!is_tls) {
+      // Bytes of a pipelined request wait in buffer_: not read further now.
+      if (!reading_ && buffer_.size() == 0) read_more(/*expect_data=*/false);
+      return;
+    }
     if (watching_) return;
     watching_ = true;
     lowest().async_wait(tcp::socket::wait_read,
@@ -747,7 +869,19 @@ class session final : public session_base, public std::enable_shared_from_this<s
                         });
   }
 
+  void on_watch_read(error_code ec, std::size_t n) {
+    if (!ec && n > 0) {
+      buffer_.commit(n);  // a pipelined request: read after this response
+      return;
+    }
+    if (ec == asio::error::operation_aborted) return;  // closing
+    client_gone_ = true;
+    if (up_) up_->close();  // pending upstream handlers see client_gone_
+    if (delay_timer_) delay_timer_->cancel();
+  }
+
   void stop_watch() {
+    if constexpr (!is_tls) return;  // the read stays for the next request
     if (!watching_) return;
     watching_ = false;
     ++watch_gen_;
@@ -936,19 +1070,26 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void linger_read() {
+    if (reading_) return;  // the watch's read comes back to on_linger_read
     buffer_.clear();
+    reading_ = true;
     lowest().async_read_some(buffer_.prepare(4096),
                              [self = this->shared_from_this()](error_code ec, std::size_t n) {
-                               self->lingered_ += n;
-                               if (ec || self->lingered_ > linger_max_bytes) {
-                                 error_code ec2;
-                                 self->phase_ = phase::closed;
-                                 self->cancel_timer();
-                                 self->lowest().close(ec2);
-                                 return;
-                               }
-                               self->linger_read();
+                               self->reading_ = false;
+                               self->on_linger_read(ec, n);
                              });
+  }
+
+  void on_linger_read(error_code ec, std::size_t n) {
+    lingered_ += n;
+    if (ec || lingered_ > linger_max_bytes) {
+      error_code ec2;
+      phase_ = phase::closed;
+      cancel_timer();
+      lowest().close(ec2);
+      return;
+    }
+    linger_read();
   }
 
   micros micros_since(steady::time_point t) const {
@@ -1017,7 +1158,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string json_body_;
   std::optional<http::response<http::string_body>> local_res_;
 
-  bool watching_ = false;
+  bool watching_ = false;  // TLS watch
+  bool reading_ = false;   // a read of the client is outstanding
+  int inline_depth_ = 0;
+  std::optional<http::request_serializer<http::string_body>> req_sr_;
   std::uint64_t watch_gen_ = 0;
   std::size_t lingered_ = 0;
 };

@@ -51,7 +51,11 @@ std::unique_ptr<upstream_connection> upstream_pool::acquire() {
   while (!idle_.empty()) {
     auto c = std::move(idle_.back());
     idle_.pop_back();
-    if (now - c->idle_since < max_idle && c->looks_alive()) return c;
+    const auto idle_for = now - c->idle_since;
+    // Idle a moment only (under load, microseconds): reused without the peek,
+    // a syscall per request; the session resends on a fresh connection if it
+    // turns out closed. Idle longer: the upstream may have timed it out.
+    if (idle_for < max_idle && (idle_for < trust_idle || c->looks_alive())) return c;
     c->close();
   }
   return nullptr;
@@ -59,6 +63,11 @@ std::unique_ptr<upstream_connection> upstream_pool::acquire() {
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> c) {
   if (!c || max_idle_ == 0 || !c->socket().is_open()) return;
+  // Bytes after a complete response: the connection is out of step.
+  if (c->buffer.size() > 0) {
+    c->close();
+    return;
+  }
   c->idle_since = std::chrono::steady_clock::now();
   if (idle_.size() >= max_idle_) {
     idle_.front()->close();
@@ -110,6 +119,8 @@ void upstream_pool::connect(std::unique_ptr<upstream_connection>& slot, connect_
     if (ec) return done(ec, nullptr);
     error_code ignored;
     conn->socket().set_option(tcp::no_delay(true), ignored);
+    // The session writes a plain connection directly and must not block.
+    if (!conn->is_tls()) conn->socket().non_blocking(true, ignored);
     if (on_open) on_open();
     if (!conn->is_tls()) return done({}, nullptr);
     const std::string& host = opts_.parsed.host;

@@ -72,7 +72,14 @@ class upstream_pool {
                 std::size_t max_idle);
   ~upstream_pool();
 
-  // An idle connection that still looks alive, or nullptr.
+  // Connections idle for less than this are handed out without a look at the
+  // socket (looks_alive(), a recv syscall): one the upstream closed in that
+  // moment fails before any byte of a response, and the session sends the
+  // request again on a new connection (its retry on a stale connection).
+  static constexpr std::chrono::milliseconds trust_idle{1000};
+
+  // The most recently used idle connection: one idle for less than
+  // trust_idle as it is, an older one if it still looks alive; or nullptr.
   std::unique_ptr<upstream_connection> acquire();
   // Opens a new connection (resolve, TCP connect, TLS handshake with SNI and
   // verification). The caller bounds it with its own deadline and aborts it

@@ -45,10 +45,13 @@ class usage_reader {
     // Non-negative integers only (nlohmann's number_unsigned), clamped to 32 bits.
     if (depth_ == 1 && integer && v >= 0 && !std::signbit(v)) {
       const auto n = v > 4294967295.0 ? 0xffffffffu : static_cast<std::uint32_t>(v);
-      if (key_ == "prompt_tokens") set(prompt_, n, 0);
-      if (key_ == "input_tokens") set(prompt_, n, 1);
-      if (key_ == "completion_tokens") set(completion_, n, 0);
-      if (key_ == "output_tokens") set(completion_, n, 1);
+      switch (key_) {
+        case which::prompt_tokens: set(prompt_, n, 0); break;
+        case which::input_tokens: set(prompt_, n, 1); break;
+        case which::completion_tokens: set(completion_, n, 0); break;
+        case which::output_tokens: set(completion_, n, 1); break;
+        case which::other: break;
+      }
     }
     return true;
   }
@@ -57,10 +60,15 @@ class usage_reader {
   bool end_object() { return --depth_, true; }
   bool start_array() { return ++depth_, true; }
   bool end_array() { return --depth_, true; }
+  // The key is classified, not kept: keeping a copy allocated for every answer.
   bool key(std::string_view k) {
-    if (depth_ == 1) key_.assign(k);
-    any_key_ |= depth_ == 1 && (k == "prompt_tokens" || k == "input_tokens" ||
-                                k == "completion_tokens" || k == "output_tokens");
+    if (depth_ != 1) return true;
+    key_ = k == "prompt_tokens"       ? which::prompt_tokens
+           : k == "input_tokens"      ? which::input_tokens
+           : k == "completion_tokens" ? which::completion_tokens
+           : k == "output_tokens"     ? which::output_tokens
+                                      : which::other;
+    any_key_ |= key_ != which::other;
     return true;
   }
 
@@ -77,8 +85,10 @@ class usage_reader {
     if (rank < p.rank) p = {v, rank};
   }
 
+  enum class which { other, prompt_tokens, input_tokens, completion_tokens, output_tokens };
+
   int depth_ = 0;
-  std::string key_;
+  which key_ = which::other;
   bool any_key_ = false;
   pick prompt_, completion_;
 };

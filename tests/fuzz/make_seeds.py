@@ -174,6 +174,15 @@ def watermark():
         {"index": i, "text": "big quick house ", "finish_reason": None}]} for i in (0, 1, 0, 1)]) +
         "data: [DONE]\n\n").encode())
     w(t, 'sse_responses', b'\x0b' + ''.join(f"event: {n}\ndata: {json.dumps(e)}\n\n" for n, e in RESPONSES).encode())
+    # The table's rules: an opening connective, "make sure", the verb "use", quoted words.
+    rules = ("It rained. Moreover, it was cold. Also, make sure you use the 'large' one; "
+             "many people's \"big\" cars. In conclusion, a wide variety of kinds.").split(" ")
+    w(t, 'sse_chat_rules', b'\x03' + (sse(chat_chunks(rules)) + "data: [DONE]\n\n").encode())
+    # Contractions: deltas of a word and of several (a unit and the word after it in one
+    # delta can be contracted), curly apostrophes, a unit at the end of the stream.
+    units = ["It is", "cold and you do not", "go.", "I\u2019m", "sure they are", "right and cannot",
+             "wait; it's", "late, don\u2019t", "worry. We will", "see,", "it is"]
+    w(t, 'sse_chat_contractions', b'\x03' + (sse(chat_chunks(units)) + "data: [DONE]\n\n").encode())
     w(t, 'sse_keepalive_comments', b'\x05: ping\n\n' + sse(chat_chunks(words[:3], False, False)).encode() +
       b': ping\n\ndata: [DONE]\n\n')
 
