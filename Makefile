@@ -54,12 +54,13 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	$(call san_ctest,build-asan,)
 
-# TSan over the unit tests: the queues, the verdict table, the limiter and
-# reload are exercised there with real threads.
+# TSan over every test: the units exercise the queues, the verdict table, the
+# limiter and reload with real threads; the integration tests run the gateway
+# itself (I/O threads, analyzer, store writer, reload, shutdown) under TSan.
 test-tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDG_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)
-	$(call san_ctest,build-tsan,-L unit)
+	$(call san_ctest,build-tsan,)
 
 bench: build
 	BUILD_DIR="$(BUILD_DIR)" ./tests/bench/run_all.sh

@@ -154,6 +154,18 @@ bench_cpu_ticks() {
   echo "$total"
 }
 
+# bench_thread_ticks PID PATTERN: CPU ticks of PID's threads whose name
+# matches PATTERN (e.g. '^dg-io-' for the gateway's I/O threads).
+bench_thread_ticks() {
+  local total=0 task t
+  for task in /proc/"$1"/task/*; do
+    grep -qE "$2" "$task/comm" 2>/dev/null || continue
+    t=$(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
 # Resident memory of PID in KiB.
 bench_rss_kib() {
   awk '/^VmRSS:/ {print $2}' "/proc/$1/status"

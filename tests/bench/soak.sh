@@ -11,6 +11,18 @@
 # "framing" counts stray bytes between two responses on a keep-alive connection
 # (an error for real clients; the soak client skips them and goes on).
 #
+# Memory is sampled every 5 s and each minute shows medians of its samples:
+# resident (rss) and anonymous (anon) memory, RocksDB's block cache and
+# memtables (the gateway's own gauges), and `other`, the anonymous memory that
+# is neither (detector state, queues, buffers, malloc's free lists); rss_max is
+# the minute's highest sample; fds are the gateway's open descriptors and ssts
+# the table files in its database at the end of the minute. RSS saws up and down by tens of MiB within a
+# minute (RocksDB write batches, the storage queue behind a write stall,
+# compaction buffers), so growth is judged on medians: the median of the first
+# few minutes after warm-up against the median of as many last minutes. A
+# leak raises both the median and the floor; a buffer that fills and drains
+# does not.
+#
 #   SOAK_MINUTES          minutes of load (default 30)
 #   SOAK_WARMUP_MINUTES   minutes before the RSS baseline is taken (default 20% of the run, at least 1)
 #   SOAK_WRK_CONNECTIONS  (default 16)    SOAK_STREAMS (default 8)
@@ -38,8 +50,9 @@ bench_start_mock --token-delay-ms 2
 GATEWAY_WRITE_BUFFER_MB=${SOAK_WRITE_BUFFER_MB:-8} bench_start_gateway "$MOCK_ADDR"
 echo "soak: $MINUTES min, warm-up $WARMUP min; gateway pid $GATEWAY_PID on $GATEWAY_ADDR, mock on $MOCK_ADDR"
 echo "load: wrk $WRK_CONN connections (plain JSON) + $STREAMS streaming clients (SSE)"
-printf '%6s %9s %9s %9s %8s %9s %9s %8s %8s %8s\n' minute rss_mib plain_rps plain_p99 plain_err \
-  streams stream_p99 strm_err framing fds
+DB_DIR=$(dirname "$GATEWAY_LOG")/db
+printf '%6s %8s %8s %8s %8s %8s %8s %9s %9s %8s %8s %9s %8s %7s %5s %5s\n' minute rss_mib rss_max anon_mib \
+  cache_mib memtbl_mb other_mb plain_rps plain_p99 plain_err streams strm_p99 strm_err framing fds ssts
 
 # One minute of streaming clients; prints "STREAMS n p99_ms errors".
 stream_minute() {
@@ -102,7 +115,39 @@ print("STREAMS %d %.1f %d %d" % (len(lat), p99, errors[0], framing[0]))
 PY
 }
 
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# Every 5 s for the minute: "rss_kib anon_kib cache_bytes memtable_bytes"
+# (the gauges -1 when the admin listener does not answer).
+sample_memory() {
+  local out=$1 m
+  for _ in $(seq 11); do
+    sleep 5
+    kill -0 "$GATEWAY_PID" 2>/dev/null || return 0
+    m=$(curl -s -m 2 "http://$GATEWAY_ADMIN/metrics" 2>/dev/null || true)
+    printf '%s %s\n' "$(awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r, a}' \
+      "/proc/$GATEWAY_PID/status")" \
+      "$(awk '$1 == "distillguard_storage_block_cache_bytes" {c = $2}
+              $1 == "distillguard_storage_memtable_bytes" {t = $2}
+              END {print (c == "" ? -1 : c), (t == "" ? -1 : t)}' <<<"$m")" >>"$out"
+  done
+}
+
+# Medians of a minute's samples in MiB: "rss rss_max anon cache memtable other".
+memory_summary() {
+  python3 - "$1" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 4]
+if not rows:
+    print("nan nan nan nan nan nan"); sys.exit()
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+rss = [r[0] / 1024 for r in rows]
+anon = [r[1] / 1024 for r in rows]
+known = [r for r in rows if r[2] >= 0 and r[3] >= 0]
+cache = med([r[2] / 1048576 for r in known])
+mem = med([r[3] / 1048576 for r in known])
+other = med([r[1] / 1024 - (r[2] + r[3]) / 1048576 for r in known])
+print("%.1f %.1f %.1f %.1f %.1f %.1f" % (med(rss), max(rss), med(anon), cache, mem, other))
+PY
+}
 
 rss_series=()
 total_errors=0
@@ -112,39 +157,53 @@ for minute in $(seq 1 "$MINUTES"); do
   wrk_pid=$!
   stream_minute >"$BENCH_TMP/streams-$minute.txt" 2>&1 &
   stream_pid=$!
-  BENCH_PIDS+=("$wrk_pid" "$stream_pid")  # stopped by the EXIT trap if the soak is interrupted
+  samples=$BENCH_TMP/memory-$minute.txt
+  sample_memory "$samples" &
+  sample_pid=$!
+  BENCH_PIDS+=("$wrk_pid" "$stream_pid" "$sample_pid")  # stopped by the EXIT trap if the soak is interrupted
   wait "$stream_pid" || true
   wait "$wrk_pid" || true
+  wait "$sample_pid" || true
   read -r _ s_n s_p99 s_err s_framing < <(grep '^STREAMS' "$BENCH_TMP/streams-$minute.txt" || echo "STREAMS 0 nan 1 0")
   res=$(grep '^RESULT ' "$wrk_out" | cut -d' ' -f2-)
   [[ -n $res ]] || bench_die "wrk printed no result: $(cat "$wrk_out")"
   read -r rps p99 werr < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["rps"], r["p99_ms"], r["errors_connect"]+r["errors_read"]+r["errors_write"]+r["errors_status"]+r["errors_timeout"])' "$res")
   kill -0 "$GATEWAY_PID" 2>/dev/null || bench_die "the gateway died in minute $minute: $(tail -5 "$GATEWAY_LOG")"
-  rss=$(bench_rss_kib "$GATEWAY_PID")
+  # No sample at all (a gateway too slow to answer): one now.
+  [[ -s $samples ]] || printf '%s -1 -1\n' "$(awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r, a}' \
+    "/proc/$GATEWAY_PID/status")" >"$samples"
+  read -r rss_med rss_max anon_med cache_med mem_med other_med < <(memory_summary "$samples")
   fds=$(ls "/proc/$GATEWAY_PID/fd" | wc -l)
-  rss_series+=("$rss")
+  ssts=$(find "$DB_DIR" -maxdepth 1 -name '*.sst' | wc -l)
+  rss_series+=("$rss_med")
   total_errors=$(( total_errors + werr + s_err + s_framing ))
-  printf '%6d %9.1f %9.1f %9.2f %8d %9d %9.1f %8d %8d %8d\n' "$minute" "$(mib "$rss")" "$rps" "$p99" \
-    "$werr" "$s_n" "$s_p99" "$s_err" "$s_framing" "$fds"
+  printf '%6d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f %9.2f %8d %8d %9.1f %8d %7d %5d %5d\n' "$minute" \
+    "$rss_med" "$rss_max" "$anon_med" "$cache_med" "$mem_med" "$other_med" "$rps" "$p99" \
+    "$werr" "$s_n" "$s_p99" "$s_err" "$s_framing" "$fds" "$ssts"
 done
 
-base=${rss_series[$((WARMUP - 1))]}
-last=${rss_series[$((MINUTES - 1))]}
-max_after=$base
-for ((i = WARMUP; i < MINUTES; i++)); do (( rss_series[i] > max_after )) && max_after=${rss_series[i]}; done
-growth_kib=$(( last - base ))
-limit_kib=$(( base * GROWTH_PCT / 100 > 8192 ? base * GROWTH_PCT / 100 : 8192 ))
+# Growth: the median of the per-minute medians of the last W minutes against
+# that of the first W minutes after warm-up (W up to 5, a third of what
+# follows the warm-up).
+read -r base_mib last_mib window < <(python3 - "$WARMUP" "${rss_series[@]}" <<'PY'
+import statistics, sys
+warmup, series = int(sys.argv[1]), [float(x) for x in sys.argv[2:]]
+after = series[warmup:]
+w = max(1, min(5, len(after) // 3))
+print("%.1f %.1f %d" % (statistics.median(after[:w]), statistics.median(after[-w:]), w))
+PY
+)
+growth_mib=$(awk -v a="$last_mib" -v b="$base_mib" 'BEGIN { printf "%.1f", a - b }')
+limit_mib=$(awk -v b="$base_mib" -v p="$GROWTH_PCT" 'BEGIN { l = b * p / 100; printf "%.1f", (l > 8 ? l : 8) }')
 echo
-printf 'RSS after warm-up (minute %d): %.1f MiB; at the end: %.1f MiB; peak after warm-up: %.1f MiB\n' \
-  "$WARMUP" "$(mib "$base")" "$(mib "$last")" "$(mib "$max_after")"
+printf 'RSS (median of minutes %d-%d after the %d-minute warm-up): %.1f MiB; of the last %d minutes: %.1f MiB\n' \
+  "$((WARMUP + 1))" "$((WARMUP + window))" "$WARMUP" "$base_mib" "$window" "$last_mib"
 status=0
-if (( growth_kib > limit_kib )); then
-  printf 'verdict: RSS GREW after warm-up by %.1f MiB (limit %.1f MiB)\n' "$(mib "$growth_kib")" \
-    "$(mib "$limit_kib")"
+if awk -v g="$growth_mib" -v l="$limit_mib" 'BEGIN { exit !(g > l) }'; then
+  printf 'verdict: RSS GREW after warm-up by %.1f MiB (limit %.1f MiB)\n' "$growth_mib" "$limit_mib"
   status=1
 else
-  printf 'verdict: no RSS growth after warm-up (%+.1f MiB, limit %.1f MiB)\n' "$(mib "$growth_kib")" \
-    "$(mib "$limit_kib")"
+  printf 'verdict: no RSS growth after warm-up (%+.1f MiB, limit %.1f MiB)\n' "$growth_mib" "$limit_mib"
 fi
 if (( total_errors > 0 )); then
   echo "verdict: $total_errors errors"
