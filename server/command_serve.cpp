@@ -7,6 +7,7 @@
 #include "server/config.h"
 #include "server/gateway.h"
 #include "server/live_pipeline.h"
+#include "server/malloc_tuning.h"
 
 namespace dg::server {
 namespace {
@@ -28,6 +29,8 @@ int run_serve(const command_args& args) {
   } else {
     cfg = load_config_string("{}", "<defaults>");
   }
+  // Before any thread starts, so that every arena is made under the limit.
+  const malloc_tuning mt = tune_malloc(io_thread_count(cfg));
   static const system_clock_source clock;
   gateway gw(std::move(cfg), clock);
   // Storage, the analysis pipeline, enforcement and the admin API.
@@ -37,6 +40,7 @@ int run_serve(const command_args& args) {
     std::fprintf(stderr, "distillguard: %s\n", s.to_string().c_str());
     return 1;
   }
+  log::info("malloc", {{"arena_max", mt.arena_max}, {"mmap_threshold", mt.mmap_threshold}});
   const int rc = gw.run();
   pipeline->stop();
   return rc;

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <filesystem>
@@ -218,6 +219,11 @@ gateway_config load_config_string(const std::string& text, const std::string& na
 std::string secret_path(const gateway_config& c) {
   if (!c.identity.secret_file.empty()) return c.identity.secret_file;
   return (std::filesystem::path(c.state_dir) / "secret").string();
+}
+
+unsigned io_thread_count(const gateway_config& c) {
+  if (c.threads > 0) return static_cast<unsigned>(c.threads);
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace dg::server

@@ -152,4 +152,7 @@ gateway_config load_config_string(const std::string& text, const std::string& na
 // The secret file path in force (identity.secret_file or <state_dir>/secret).
 std::string secret_path(const gateway_config& c);
 
+// The I/O threads in force: `threads`, or one per core.
+unsigned io_thread_count(const gateway_config& c);
+
 }  // namespace dg::server

@@ -94,8 +94,7 @@ int gateway::run() {
   log::parse_level(ctx_->snapshot()->cfg.log.level, lvl);
   log::set_level(lvl);
 
-  unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads) : std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
+  const unsigned n = io_thread_count(cfg_);
   const std::size_t per_worker_idle =
       cfg_.upstream.pool_size == 0 ? 0 : std::max<std::size_t>(1, static_cast<std::size_t>(cfg_.upstream.pool_size) / n);
   for (unsigned i = 0; i < n; ++i) {
