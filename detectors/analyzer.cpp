@@ -1,7 +1,5 @@
 #include "detectors/analyzer.h"
 
-#include <pthread.h>
-
 #include <chrono>
 
 #include <prometheus/counter.h>
@@ -9,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 
 namespace dg::detectors {
 namespace {
@@ -50,7 +49,7 @@ void analyzer::start() {
   if (thread_.joinable()) return;
   stopping_.store(false);
   thread_ = std::thread([this] { run(); });
-  pthread_setname_np(thread_.native_handle(), "dg-analyzer");
+  set_thread_role(thread_, "dg-analyzer", thread_role::background);
 }
 
 void analyzer::stop() {

@@ -1,7 +1,5 @@
 #include "server/gateway.h"
 
-#include <pthread.h>
-
 #include <openssl/ssl.h>
 
 #include <thread>
@@ -9,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "server/session.h"
 
 namespace dg::server {
@@ -130,9 +129,8 @@ int gateway::run() {
         }
       }
     });
-    // Named for top -H and per-thread CPU accounting.
     const std::string name = "dg-io-" + std::to_string(i);
-    pthread_setname_np(w->thread.native_handle(), name.c_str());
+    set_thread_role(w->thread, name.c_str(), thread_role::request_path);
   }
   wait_signal();
   do_accept();

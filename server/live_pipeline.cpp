@@ -1,7 +1,5 @@
 #include "server/live_pipeline.h"
 
-#include <pthread.h>
-
 #include <malloc.h>
 
 #include <chrono>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "server/config_reload.h"
 #include "server/identity.h"
 #include "server/ops_metrics.h"
@@ -128,7 +127,7 @@ status live_pipeline::build(std::function<reload_result()> reload) {
   });
 
   housekeeper_ = std::thread([this] { housekeeping(); });
-  pthread_setname_np(housekeeper_.native_handle(), "dg-housekeeper");
+  set_thread_role(housekeeper_, "dg-housekeeper", thread_role::background);
   return status::ok();
 }
 

@@ -1,6 +1,5 @@
 #include "storage/event_store.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "storage/db_options.h"
 #include "storage/keys.h"
 #include "storage/privacy.h"
@@ -164,8 +164,8 @@ status event_store::open() {
   writer_ = std::thread([this] { writer_loop(); });
   retention_ = std::thread([this] { housekeeping_loop(); });
   // Named for top -H and per-thread CPU accounting (storage_bench).
-  pthread_setname_np(writer_.native_handle(), writer_thread_name);
-  pthread_setname_np(retention_.native_handle(), "dg-store-retain");
+  set_thread_role(writer_, writer_thread_name, thread_role::background);
+  set_thread_role(retention_, "dg-store-retain", thread_role::background);
   log::info("storage: event store open", {{"path", options_.path},
                                           {"queue_capacity", queue_->capacity()},
                                           {"queue_max_mb", options_.queue_max_mb},
