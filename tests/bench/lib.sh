@@ -131,6 +131,7 @@ storage:
   enabled: $recording
   path: $dir/db
   write_buffer_mb: ${GATEWAY_WRITE_BUFFER_MB:-64}
+  block_cache_mb: ${GATEWAY_BLOCK_CACHE_MB:-64}
 log:
   level: info
 policy:
