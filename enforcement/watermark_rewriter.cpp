@@ -1,5 +1,6 @@
 #include "enforcement/watermark_rewriter.h"
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -85,6 +86,10 @@ class chunk_scanner {
     if (!peek('"')) return false;
     b = ++i_;
     while (i_ < s_.size()) {
+      // Printable ASCII other than " and \ (nearly all of an event) in a tight loop,
+      // before the checks below.
+      while (i_ < s_.size() && plain[static_cast<unsigned char>(s_[i_])]) ++i_;
+      if (i_ == s_.size()) break;
       const auto c = static_cast<unsigned char>(s_[i_]);
       if (c == '"') {
         e = i_++;
@@ -121,6 +126,11 @@ class chunk_scanner {
     }
     return false;
   }
+  static constexpr std::array<bool, 256> plain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return t;
+  }();
   bool hex4(std::size_t at, unsigned& cp) const {
     if (at + 4 > s_.size()) return false;
     cp = 0;
@@ -314,7 +324,15 @@ void unescape(std::string_view body, std::string& out) {
 // Appends `text` as the body of a JSON string, escaped as nlohmann's dump escapes.
 void escape_into(std::string_view text, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
-  for (const char c : text) {
+  // Runs that need no escape (nearly all of a text) are copied whole: a push_back
+  // per byte was a fifth of the cost of rewriting a JSON body (callgrind).
+  out.reserve(out.size() + text.size() + 8);
+  std::size_t run = 0;  // text[run, i) is copied as it is
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -324,15 +342,12 @@ void escape_into(std::string_view text, std::string& out) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[static_cast<unsigned char>(c) >> 4]);
-          out.push_back(hex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
     }
   }
+  out.append(text.data() + run, text.size() - run);
 }
 
 }  // namespace
@@ -346,9 +361,9 @@ bool watermark_rewriter::rewrite_chunk_in_place(std::string_view data, std::stri
   else unescape(body, text);
   text_marker& m = marker_for("c" + std::to_string(f.index));
   std::string out = m.feed(text);
-  template_ = std::string(data);
+  template_.assign(data);
   if (out == text) {
-    result = std::string(data);
+    result.assign(data);
     return true;
   }
   result.clear();
@@ -512,7 +527,7 @@ std::string watermark_rewriter::rewrite_sse_data(std::string_view data) {
     if (out != field->get_ref<const std::string&>()) changed = true;
     *field = std::move(out);
   }
-  template_ = std::string(data);
+  template_.assign(data);
   return changed ? dump(j) : std::string(data);
 }
 

@@ -108,6 +108,7 @@ growing growth job jobs occupation occupations verse controller controllers
 compute computing calculate calculating frog frogs toad toads diagnosis diagnosing
 procure procured secure secured boost boosts boosted boosting
 forest woods circumstances luck earnings profit profits
+concerning pertaining concern pertain war warfare desired wanted desire want
 """.split())
 # (The second block: swaps that read badly in answers, found by reading the
 # most frequent groups of the table on real text: "the last time" / "the close
@@ -117,7 +118,8 @@ forest woods circumstances luck earnings profit profits
 # "motor accountant", "a computing system" / "a calculating system", "frog" / "toad",
 # "diagnosis" / "diagnosing", "secured" / "procured", "entropy increases" / "entropy
 # boosts"; then groups whose members differ in number: "a forest" / "a woods", "under these
-# circumstances" / "under these luck", "a profit" / "a earnings".)
+# circumstances" / "under these luck", "a profit" / "a earnings".; then "really concerning" /
+# "really pertaining", "the war" / "the warfare", "I wanted to" / "I desired to".)
 
 # Words with a common second part of speech ("the need" / "to need"): their
 # groups are kept but used only after a cue word that fixes the part of speech

@@ -123,6 +123,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     if (space(c)) {
       out.push_back(c);
       if (c == '\n') {
+        prev_.clear();  // a line's first word has no previous word
         line_start_ = true;
         sentence_start_ = true;
         in_inline_ = false;

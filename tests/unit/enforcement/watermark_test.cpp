@@ -493,9 +493,10 @@ TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
 // (tests/eval/watermark_trials.h; seed 1, 20 trials, 10,000 clients, p < 1e-6
 // after Bonferroni). Where the watermark meets them (1,000 words clean,
 // 2,500 words after 20% edits) every trial must name the right client;
-// at the issue's 600 and 1,500 words it reaches 15 and 17 of 20 with the
-// contractions (14 and 13 without; see the branches' reports), and the floors
-// below catch a weaker table or scanner.
+// at the issue's 600 and 1,500 words it reaches 16 and 19 of 20 (15 and 17
+// before a line's first word lost its context; 14 and 13 without the
+// contractions; see the branches' reports), and the floors below catch a
+// weaker table or scanner.
 // Clean and human text name nobody. Deterministic: fixed seed and inputs.
 TEST(Detector, IssueTargetsOnAlpaca) {
   const auto outputs = eval::load_texts(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl", "output");
@@ -517,7 +518,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   EXPECT_GE(found(issue, false), 15u);
-  EXPECT_GE(found(issue, true), 17u);
+  EXPECT_GE(found(issue, true), 18u);
   for (const auto* tot : {&met, &issue})
     for (const auto& r : tot->trials) {
       EXPECT_TRUE(r.ranked_first);
