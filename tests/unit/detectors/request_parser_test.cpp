@@ -119,7 +119,7 @@ TEST(RequestParser, JsonDepthStopsAtNul) {
   using namespace std::string_literals;
   const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})"s + '\0' +
                            std::string(100, '{');
-  EXPECT_EQ(json_depth(body, 64), 2);
+  EXPECT_EQ(json_depth(body, 64), 3);  // object, messages array, message object
   EXPECT_EQ(json_depth(std::string(65, '[') + '\0', 64), 65);
   pb::QueryEvent one_pass;
   ASSERT_TRUE(parse_request_body(body, one_pass).is_ok());
