@@ -95,35 +95,6 @@ void read_prompt_list(const json& p, std::string& out, const parse_limits& limit
 
 }  // namespace
 
-int json_depth(std::string_view text, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '{':
-      case '[':
-        if (++depth > deepest) {
-          deepest = depth;
-          if (deepest > limit) return limit + 1;
-        }
-        break;
-      case '}':
-      case ']':
-        if (depth > 0) --depth;
-        break;
-      default: break;
-    }
-  }
-  return deepest;
-}
-
 status parse_request_json(const json& body, pb::QueryEvent& ev, const parse_limits& limits) {
   if (!body.is_object()) return status::invalid_argument("request body is not a JSON object");
   try {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/json_depth.h"
 #include "common/status.h"
 #include "proto/query_event.pb.h"
 
@@ -41,8 +42,7 @@ status parse_request_body(std::string_view body, pb::QueryEvent& ev, const parse
 // The same from an already-parsed body (replay reads JSON objects).
 status parse_request_json(const nlohmann::json& body, pb::QueryEvent& ev, const parse_limits& limits = {});
 
-// Deepest nesting of objects/arrays in `text`, scanning no further than the point where it
-// exceeds `limit` (then returns limit + 1). Strings and escapes are skipped correctly.
-int json_depth(std::string_view text, int limit);
+// Deepest nesting of objects/arrays in `text` (common/json_depth.h).
+using dg::json_depth;
 
 }  // namespace dg::detectors

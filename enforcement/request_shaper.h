@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_depth.h"
 #include "enforcement/policy_options.h"
 #include "enforcement/request_policy.h"
 #include "enforcement/verdict.h"
@@ -40,7 +41,7 @@ class request_shaper {
   shape_options opt_;
 };
 
-// Deepest nesting of [ and { outside strings (stops counting past `limit`).
-int json_depth(std::string_view text, int limit);
+// Deepest nesting of [ and { outside strings (common/json_depth.h).
+using dg::json_depth;
 
 }  // namespace dg::enforcement

@@ -49,7 +49,8 @@ bool parse_host_port(std::string_view s, std::string& host, std::uint16_t& port)
 status resolve_admin_endpoint(const command_args& args, admin_endpoint& out) {
   admin_endpoint ep;
   std::optional<std::string> config = args.value("config");
-  if (!config && !args.value("admin") && std::filesystem::exists(default_config)) config = default_config;
+  std::error_code ec;  // a default that cannot be checked (no search permission) is as if absent
+  if (!config && !args.value("admin") && std::filesystem::exists(default_config, ec)) config = default_config;
   if (config) {
     try {
       const gateway_config c = load_config(*config);

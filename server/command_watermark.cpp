@@ -38,7 +38,8 @@ bool load_keys(const gateway_config& cfg, std::vector<std::pair<std::uint32_t, s
   if (cur.secret.empty() && cur.secret_file.empty()) {
     const std::string path =
         cfg.identity.secret_file.empty() ? cfg.state_dir + "/secret" : cfg.identity.secret_file;
-    if (!std::filesystem::exists(path)) {
+    std::error_code ec;  // a path that cannot be checked is reported as missing, not thrown
+    if (!std::filesystem::exists(path, ec)) {
       std::fprintf(stderr, "watermark: no watermark key in the config and no identity secret at %s\n",
                    path.c_str());
       return false;

@@ -13,13 +13,24 @@ namespace dg::server {
 
 namespace {
 
+// Empty when `path` names something that exists; else why not. A path that
+// cannot be checked (too long, under a directory we may not search) is a bad
+// value like any other: the throwing std::filesystem::exists() let a
+// filesystem_error out of the loader (fuzz: config, crash-path-too-long).
+std::string missing_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return {};
+  if (ec) return "cannot check " + path + ": " + ec.message();
+  return "no such file: " + path;
+}
+
 void read_upstream(config_node& n, upstream_options& u) {
   n.read("url", u.url);
   std::string error;
   if (!parse_upstream_url(u.url, u.parsed, error)) n.fail("url", error);
   n.read("ca_file", u.ca_file);
-  if (!u.ca_file.empty() && !std::filesystem::exists(u.ca_file)) {
-    n.fail("ca_file", "no such file: " + u.ca_file);
+  if (!u.ca_file.empty()) {
+    if (const std::string why = missing_file(u.ca_file); !why.empty()) n.fail("ca_file", why);
   }
   n.read("verify", u.verify);
   n.read("connect_timeout_ms", u.connect_timeout_ms, 1, 600000);
@@ -58,7 +69,8 @@ void read_tls(config_node& n, tls_options& t) {
   }
   for (const char* key : {"cert_file", "key_file"}) {
     const std::string& f = std::string_view(key) == "cert_file" ? t.cert_file : t.key_file;
-    if (!f.empty() && !std::filesystem::exists(f)) n.fail(key, "no such file: " + f);
+    if (f.empty()) continue;
+    if (const std::string why = missing_file(f); !why.empty()) n.fail(key, why);
   }
   n.finish();
 }

@@ -3,10 +3,24 @@
 namespace dg::server {
 
 void sse_parser::feed(std::string_view bytes, const handler& on_event) {
-  if (at_start_ && !bytes.empty()) {
-    if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  // One leading BOM is dropped however the reads split it: its bytes are held
+  // until they are known to be one, or given back as text when they are not.
+  // (A BOM kept whole in the first line would hide that line's field from the
+  // relay, while a client, which strips it, would still see the field.)
+  static constexpr std::string_view bom = "\xEF\xBB\xBF";
+  while (at_start_ && !bytes.empty()) {
+    if (bytes.front() == bom[bom_held_]) {
+      bytes.remove_prefix(1);
+      if (++bom_held_ == bom.size()) at_start_ = false;
+      continue;
+    }
     at_start_ = false;
+    if (bom_held_ > 0) feed_lines(bom.substr(0, bom_held_), on_event);
   }
+  feed_lines(bytes, on_event);
+}
+
+void sse_parser::feed_lines(std::string_view bytes, const handler& on_event) {
   while (!bytes.empty()) {
     if (after_cr_) {
       after_cr_ = false;

@@ -6,7 +6,8 @@
 //
 // Lines end in LF, CRLF or CR (a CR at the end of one chunk and an LF at the
 // start of the next are one line end). A blank line dispatches the event;
-// lines starting with ':' are comments; "data" lines are joined with LF; an
+// lines starting with ':' are comments; one leading UTF-8 BOM is dropped
+// (however the reads split it); "data" lines are joined with LF; an
 // incomplete event at the end of the stream is not dispatched. Memory is
 // bounded: an event longer than max_event_bytes is skipped (and counted).
 //
@@ -49,6 +50,8 @@ class sse_parser {
   static std::string serialize(const sse_event& e);
 
  private:
+  // feed() after the BOM.
+  void feed_lines(std::string_view bytes, const handler& on_event);
   void on_line(std::string_view line, const handler& on_event);
   void dispatch(const handler& on_event);
 
@@ -59,7 +62,8 @@ class sse_parser {
   bool seen_any_ = false;     // any field or comment in the current block
   bool skipping_ = false;     // inside an oversized event: drop until the blank line
   bool after_cr_ = false;     // the last chunk ended in CR
-  bool at_start_ = true;      // before the first byte (for the BOM)
+  bool at_start_ = true;      // the stream may still open with a BOM
+  std::size_t bom_held_ = 0;  // bytes of a BOM seen so far (at_start_ only)
   std::uint64_t oversized_ = 0;
 };
 

@@ -29,6 +29,12 @@ class crash_test(unittest.TestCase):
                 reader = threading.Thread(target=lambda: [marks.append(tuple(map(int, l.split())))
                                                           for l in p.stdout])
                 reader.start()
+                # Load runs from the first mark: a sanitized writer on a busy
+                # machine took 8 s to open the store (TSan), which a fixed 3 s
+                # sleep took for "printed nothing".
+                ready_by = time.monotonic() + 120
+                while not marks and p.poll() is None and time.monotonic() < ready_by:
+                    time.sleep(0.05)
                 time.sleep(3.0)
                 self.assertIsNone(p.poll(), "the writer died by itself")
                 kill_at = time.monotonic()

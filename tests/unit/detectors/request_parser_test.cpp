@@ -112,6 +112,26 @@ TEST(RequestParser, CapsMessagesAndText) {
   EXPECT_EQ(json_depth(R"("\"[[[")", 10), 0);
 }
 
+// Nothing after a NUL byte is JSON to nlohmann's lexer, nor to json_depth: the
+// one-pass reader and the tree reader accept the same body (fuzz: request_body,
+// crash-deep-after-nul).
+TEST(RequestParser, JsonDepthStopsAtNul) {
+  using namespace std::string_literals;
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})"s + '\0' +
+                           std::string(100, '{');
+  EXPECT_EQ(json_depth(body, 64), 3);  // object, messages array, message object
+  EXPECT_EQ(json_depth(std::string(65, '[') + '\0', 64), 65);
+  pb::QueryEvent one_pass;
+  ASSERT_TRUE(parse_request_body(body, one_pass).is_ok());
+  ASSERT_LE(json_depth(body, 64), 64);
+  const auto tree = nlohmann::json::parse(body, nullptr, false);
+  ASSERT_FALSE(tree.is_discarded());
+  pb::QueryEvent from_tree;
+  from_tree.set_request_bytes(body.size());
+  ASSERT_TRUE(parse_request_json(tree, from_tree).is_ok());
+  EXPECT_EQ(from_tree.SerializeAsString(), one_pass.SerializeAsString());
+}
+
 TEST(RequestParser, Utf8TruncationKeepsWholeCharacters) {
   parse_limits lim;
   lim.max_text_bytes = 4;

@@ -84,6 +84,19 @@ TEST(config, every_bad_value_is_listed) {
   EXPECT_NE(e.find("t.yaml:1:9:"), std::string::npos) << e;
 }
 
+// A file path the system cannot even check (ENAMETOOLONG) is a bad value
+// with its file, line and key, not a std::filesystem error out of the loader.
+TEST(config, unchecked_file_path_is_a_config_error) {
+  const std::string long_path = "/" + std::string(5000, 'x') + ".pem";
+  std::string e;
+  ASSERT_NO_THROW(e = error_of("tls:\n  cert_file: " + long_path + "\n  key_file: /nonexistent.key\n"
+                               "upstream:\n  url: http://a:1\n  ca_file: " + long_path + "\n"));
+  for (const char* key : {"'tls.cert_file'", "'tls.key_file'", "'upstream.ca_file'"}) {
+    EXPECT_NE(e.find(key), std::string::npos) << key << " missing in:\n" << e.substr(0, 400);
+  }
+  EXPECT_NE(e.find("cannot check"), std::string::npos) << e.substr(0, 400);
+}
+
 TEST(config, yaml_syntax_error_has_position) {
   const std::string e = error_of("listen: [unclosed\n");
   EXPECT_NE(e.find("t.yaml:"), std::string::npos) << e;

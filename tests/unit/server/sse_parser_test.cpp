@@ -55,6 +55,32 @@ TEST(sse_parser, bom_and_fields_without_colon) {
   EXPECT_EQ(ev[1].data, "x");
 }
 
+// A BOM split across reads is still the stream's BOM: kept in the first line,
+// it would hide that line's "data" field from the relay (no watermark, no
+// usage) while the client, which strips it, sees the event (fuzz: watermark,
+// crash-bom-split-across-reads).
+TEST(sse_parser, bom_split_across_reads_is_dropped) {
+  for (std::size_t piece : {1u, 2u, 4u}) {
+    const auto ev = parse_in_pieces("\xEF\xBB\xBF" "data: x\n\ndata: y\n\n", piece, true);
+    ASSERT_EQ(ev.size(), 2u) << "piece " << piece;
+    EXPECT_EQ(ev[0].data, "x") << "piece " << piece;
+    EXPECT_EQ(ev[0].raw, "data: x\n\n") << "piece " << piece;
+    EXPECT_EQ(ev[1].data, "y") << "piece " << piece;
+  }
+}
+
+// Bytes that begin like a BOM but are not one are text, however they arrive.
+TEST(sse_parser, partial_bom_is_text) {
+  for (std::size_t piece : {1u, 2u, 100u}) {
+    const auto ev = parse_in_pieces("\xEF\xBB" "data: x\n\n" "\xEF" "data: y\n\n", piece, true);
+    // Each line is a field of an unknown name, so neither event has data.
+    ASSERT_EQ(ev.size(), 2u) << "piece " << piece;
+    EXPECT_FALSE(ev[0].has_data || ev[1].has_data) << "piece " << piece;
+    EXPECT_EQ(ev[0].raw, "\xEF\xBB" "data: x\n\n") << "piece " << piece;
+    EXPECT_EQ(ev[1].raw, "\xEF" "data: y\n\n") << "piece " << piece;
+  }
+}
+
 TEST(sse_parser, oversized_events_are_skipped_and_counted) {
   sse_parser p(false, 64);
   std::vector<std::string> got;
