@@ -50,7 +50,13 @@ shape_outcome request_shaper::shape(std::string& body, const shape_level* rules,
   shape_outcome out;
   const bool refuse_invalid = opt_.invalid_json == "refuse";
   if (json_depth(body, max_depth) > max_depth) {
-    if (refuse_invalid) return refuse("The request body nests too deeply.", {}, "invalid_json");
+    // Too deep to read here, yet perhaps valid JSON the upstream accepts: passed on
+    // unread, one deep dummy field would carry a flagged client's logprobs or
+    // logit_bias past the shaping, or a logit_bias past its refusal.
+    const bool owed = rules != nullptr ||
+                      (opt_.refuse_logit_bias_with_logprobs && (body.find("logit_bias") != std::string::npos ||
+                                                                body.find("\\u") != std::string::npos));
+    if (refuse_invalid || owed) return refuse("The request body nests too deeply.", {}, "invalid_json");
     return out;
   }
   // Without rules for this client only the logit_bias-with-logprobs refusal can

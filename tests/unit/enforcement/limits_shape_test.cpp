@@ -105,8 +105,7 @@ TEST(Shaper, QuickPathMissesNothing) {
 TEST(Shaper, AnyBytesAreSafe) {
   shape_options o;
   request_shaper sh(o);
-  for (std::string body : {std::string(""), std::string("{"), std::string(100000, '['),
-                           std::string("\xff\xfe{\"n\":3}"), std::string("[1,2]"),
+  for (std::string body : {std::string(""), std::string("{"), std::string("\xff\xfe{\"n\":3}"), std::string("[1,2]"),
                            std::string("{\"n\":\"x\",\"max_tokens\":null}")}) {
     std::string copy = body;
     auto out = sh.shape(copy, sh.rules_for(verdict::throttle), true);
@@ -119,6 +118,36 @@ TEST(Shaper, AnyBytesAreSafe) {
   request_shaper strict(o);
   std::string bad = "{nope";
   EXPECT_TRUE(strict.shape(bad, nullptr, false).refuse);
+}
+
+// A body too deep to read is passed on unread only when nothing is owed on it: for a
+// flagged client, or with a logit_bias to refuse, one deep dummy field must not
+// carry logprobs or logit_bias past the gateway.
+TEST(Shaper, TooDeepBodiesAreRefusedWhenShapingIsOwed) {
+  auto deep = [](std::string head) {
+    return head + R"("pad":)" + std::string(300, '[') + std::string(300, ']') + "}";
+  };
+  shape_options o;
+  o.refuse_logit_bias_with_logprobs = true;
+  request_shaper sh(o);
+  std::string flagged = deep(R"({"model":"m","logprobs":true,"top_logprobs":5,)");
+  auto out = sh.shape(flagged, sh.rules_for(verdict::throttle), false);
+  EXPECT_TRUE(out.refuse);
+  EXPECT_EQ(out.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(out.body)["error"]["code"], "invalid_json");
+
+  std::string biased = deep(R"({"model":"m","logprobs":true,"logit_bias":{"1":100},)");
+  EXPECT_TRUE(sh.shape(biased, nullptr, false).refuse);
+
+  // Nothing owed (an unflagged client, no logit_bias): passed through untouched.
+  std::string plain = deep(R"({"model":"m",)");
+  const std::string before = plain;
+  out = sh.shape(plain, nullptr, false);
+  EXPECT_FALSE(out.refuse);
+  EXPECT_EQ(plain, before);
+  std::string brackets(100000, '[');
+  EXPECT_FALSE(sh.shape(brackets, nullptr, false).refuse);
+  EXPECT_TRUE(sh.shape(brackets, sh.rules_for(verdict::watermark), false).refuse);
 }
 
 struct rig {
