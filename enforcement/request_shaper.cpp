@@ -35,6 +35,11 @@ bool cap_field(json& body, const char* key, std::uint32_t cap) {
   return true;
 }
 
+// Whether the body could hold a logit_bias key: the text itself, or a \u escape that might spell it.
+bool may_spell_logit_bias(std::string_view body) {
+  return body.find("logit_bias") != std::string_view::npos || body.find("\\u") != std::string_view::npos;
+}
+
 shape_outcome refuse(std::string message, std::string_view param, std::string_view code) {
   shape_outcome out;
   out.refuse = true;
@@ -53,9 +58,7 @@ shape_outcome request_shaper::shape(std::string& body, const shape_level* rules,
     // Too deep to read here, yet perhaps valid JSON the upstream accepts: passed on
     // unread, one deep dummy field would carry a flagged client's logprobs or
     // logit_bias past the shaping, or a logit_bias past its refusal.
-    const bool owed = rules != nullptr ||
-                      (opt_.refuse_logit_bias_with_logprobs && (body.find("logit_bias") != std::string::npos ||
-                                                                body.find("\\u") != std::string::npos));
+    const bool owed = rules != nullptr || (opt_.refuse_logit_bias_with_logprobs && may_spell_logit_bias(body));
     if (refuse_invalid || owed) return refuse("The request body nests too deeply.", {}, "invalid_json");
     return out;
   }
@@ -63,8 +66,7 @@ shape_outcome request_shaper::shape(std::string& body, const shape_level* rules,
   // apply, and it needs a logit_bias key: a body that cannot spell one (no
   // such text and no \u escape) is settled without building a JSON document,
   // which cost every request of everyone several microseconds.
-  if (rules == nullptr && body.find("logit_bias") == std::string::npos &&
-      body.find("\\u") == std::string::npos) {
+  if (rules == nullptr && !may_spell_logit_bias(body)) {
     const auto first = body.find_first_not_of(" \t\r\n");
     if (refuse_invalid && (first == std::string::npos || body[first] != '{' || !json::accept(body))) {
       return refuse("We could not parse the JSON body of your request.", {}, "invalid_json");
