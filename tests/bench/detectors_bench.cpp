@@ -22,6 +22,7 @@
 #include "detectors/engine.h"
 #include "detectors/features.h"
 #include "detectors/request_parser.h"
+#include "tests/support/datasets.h"
 
 namespace {
 
@@ -32,7 +33,7 @@ constexpr micros day0 = 1793577600LL * 1000000;
 
 std::vector<std::string> load(const char* file) {
   std::vector<std::string> out;
-  std::ifstream in(std::string(DG_DATASETS_DIR) + "/" + file);
+  std::ifstream in = test_data::open_dataset(file);
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);

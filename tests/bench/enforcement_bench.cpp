@@ -15,6 +15,7 @@
 #include "enforcement/watermark_rewriter.h"
 #include "enforcement/watermark_text.h"
 #include "common/crypto.h"
+#include "tests/support/datasets.h"
 
 using namespace dg::enforcement;
 
@@ -101,14 +102,12 @@ BENCHMARK(BM_admit_base_limits)->Threads(1)->Threads(2);
 
 std::string corpus() {
   std::string text;
-  std::ifstream in(DG_DATASETS_DIR "/alpaca_5000.jsonl");
+  std::ifstream in = dg::test_data::open_dataset("alpaca_5000.jsonl");
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j["output"].is_string()) text += j["output"].get<std::string>() + "\n\n";
   }
-  if (text.empty())
-    for (int i = 0; i < 20000; ++i) text += "Students often require large cars and quickly build big houses. ";
   return text;
 }
 

@@ -28,11 +28,12 @@
 
 #include "enforcement/watermark_detector.h"
 #include "tests/eval/watermark_trials.h"
+#include "tests/support/datasets.h"
 
 using namespace dg::enforcement;
 
-int main(int argc, char** argv) {
-  std::string data = DG_DATASETS_DIR "/alpaca_5000.jsonl";
+int main(int argc, char** argv) try {
+  std::string data = dg::test_data::dataset_path("alpaca_5000.jsonl");
   eval::trial_options o;
   std::size_t human_words = 3000;
   std::string synonyms, mark_synonyms;
@@ -104,8 +105,11 @@ int main(int argc, char** argv) {
   r["attacked"] = {{"words", o.attack_words}, {"edit_rate", o.edit_rate}, {"found_p_below_1e-6", attack_found},
                    {"median_p_corrected", median(p_attack)}, {"worst_p_corrected", worst(p_attack)},
                    {"median_positions", median(pos_attack)}};
-  const auto h = eval::run_human(detector, DG_DATASETS_DIR, o.clients, o.trials * 2, human_words, o.alpha);
+  const auto h = eval::run_human(detector, dg::test_data::datasets_dir(), o.clients, o.trials * 2, human_words, o.alpha);
   r["human"] = {{"words", human_words}, {"pieces", h.pieces}, {"named", h.named}, {"min_p_corrected", h.min_p}};
   std::cout << r.dump(2) << "\n";
   return 0;
+} catch (const std::exception& e) {
+  std::cerr << "watermark_eval: " << e.what() << "\n";
+  return 2;
 }

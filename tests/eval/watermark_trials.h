@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ namespace dg::enforcement::eval {
 inline std::vector<std::string> load_texts(const std::string& path, const char* field) {
   std::vector<std::string> out;
   std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);

@@ -157,6 +157,7 @@ TEST(Cadence, ScriptWithoutSleepScoresAndPersonDoesNot) {
 }
 
 TEST(Coverage, SweepReachesNewTopicsAndConversationDoesNot) {
+  DG_REQUIRE_DATASETS();
   coverage_options o;
   coverage_detector det(o);
   harness h;
@@ -188,6 +189,7 @@ TEST(Coverage, SweepReachesNewTopicsAndConversationDoesNot) {
 }
 
 TEST(Templates, TemplateSweepScoresAndHumanQuestionsDoNot) {
+  DG_REQUIRE_DATASETS();
   templates_options o;
   templates_detector det(o);
   harness h;
@@ -214,6 +216,7 @@ TEST(Templates, TemplateSweepScoresAndHumanQuestionsDoNot) {
 }
 
 TEST(Prada, MixtureOfNearDuplicatesAndFreshPromptsIsNotNormal) {
+  DG_REQUIRE_DATASETS();
   prada_options o;
   prada_detector det(o);
   templates_detector tdet{templates_options{}};
@@ -241,6 +244,7 @@ TEST(Prada, MixtureOfNearDuplicatesAndFreshPromptsIsNotNormal) {
 }
 
 TEST(Mmd, NarrowFamilyDiffersFromPopulationAndDiverseDoesNot) {
+  DG_REQUIRE_DATASETS();
   mmd_options o;
   mmd_detector det(o);
   harness h;
@@ -267,6 +271,7 @@ TEST(Mmd, NarrowFamilyDiffersFromPopulationAndDiverseDoesNot) {
 }
 
 TEST(Reasoning, FixedReasoningSystemPromptWithLongTracesScores) {
+  DG_REQUIRE_DATASETS();
   reasoning_options o;
   reasoning_detector det(o);
   harness h;
@@ -291,6 +296,7 @@ TEST(Reasoning, FixedReasoningSystemPromptWithLongTracesScores) {
 }
 
 TEST(Conversation, SingleTurnSweepVersusGrowingConversations) {
+  DG_REQUIRE_DATASETS();
   conversation_options o;
   conversation_detector det(o);
   harness h;
@@ -313,6 +319,7 @@ TEST(Conversation, SingleTurnSweepVersusGrowingConversations) {
 // A retrieval backend's embedding calls have no turns and generate nothing: they must not make its
 // conversations look like stateless querying.
 TEST(Conversation, EmbeddingsCountNeitherWay) {
+  DG_REQUIRE_DATASETS();
   conversation_options o;
   conversation_detector det(o);
   harness h;
@@ -333,6 +340,7 @@ TEST(Conversation, EmbeddingsCountNeitherWay) {
 // Coverage keeps what a client has reached: working through a pool again (few new topics lately)
 // does not erase thousands of topics covered, while a client asking about a few topics never scores.
 TEST(Coverage, KeepsTheTopicsReachedWhenThePaceDrops) {
+  DG_REQUIRE_DATASETS();
   coverage_options o;
   coverage_detector det(o);
   harness h;
@@ -389,6 +397,7 @@ TEST(Extraction, LogitBiasProbesScoreAndOrdinaryRequestsDoNot) {
 }
 
 TEST(Linking, SwarmSharingASystemPromptFormsOneClusterAndStrangersDoNot) {
+  DG_REQUIRE_DATASETS();
   linking_options o;
   account_linker linker(o);
   harness h;
@@ -421,6 +430,7 @@ TEST(Linking, SwarmSharingASystemPromptFormsOneClusterAndStrangersDoNot) {
 // A swarm behind a few address ranges that gives every account its own browser agent still sends
 // its script's parameters; people behind one office NAT choose their own model and settings.
 TEST(Linking, SwarmRotatingAgentsLinksByRangeAndParametersAndOfficeUsersDoNot) {
+  DG_REQUIRE_DATASETS();
   linking_options o;
   account_linker linker(o);
   harness h;

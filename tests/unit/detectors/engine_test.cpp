@@ -172,6 +172,7 @@ std::string dump(const std::vector<client_report>& reports, const std::vector<cl
 class EngineScenario : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    if (!test_data::datasets_present()) return;  // each case skips in SetUp
     builder_ = new traffic_builder;
     events_ = new std::vector<pb::QueryEvent>(simulated_traffic(*builder_));
   }
@@ -179,6 +180,7 @@ class EngineScenario : public ::testing::Test {
     delete builder_;
     delete events_;
   }
+  void SetUp() override { DG_REQUIRE_DATASETS(); }
   static traffic_builder* builder_;
   static std::vector<pb::QueryEvent>* events_;
 };
@@ -331,6 +333,7 @@ TEST(Engine, CorruptStateIsAnErrorNotACrash) {
 }
 
 TEST(Engine, StateStaysBoundedForAHeavyClient) {
+  DG_REQUIRE_DATASETS();
   detector_options o;
   engine e(o);
   const auto& al = testing::alpaca();

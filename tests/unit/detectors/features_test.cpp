@@ -77,6 +77,7 @@ TEST(MinHash, BbitJaccardCountsEqualLanesExactly) {
 }
 
 TEST(TextNormalise, CommonWordByHashAgreesWithCommonWordByText) {
+  DG_REQUIRE_DATASETS();
   std::string norm;
   std::vector<word> ws;
   for (const auto& q : testing::questions()) {
@@ -125,6 +126,7 @@ TEST(Skeleton, TemplateFillsShareOneSkeleton) {
 // A long prompt's tail is read from its last bytes: a template whose fixed words end a long
 // document still has one tail skeleton, and different endings differ.
 TEST(Skeleton, LongPromptsKeepTheirTemplateTail) {
+  DG_REQUIRE_DATASETS();
   const auto& docs = testing::alpaca();
   std::set<std::uint64_t> tails, heads;
   for (std::size_t i = 0; i < 40; ++i) {
@@ -187,6 +189,7 @@ TEST(Features, FillsEverythingAndSystemMarkers) {
 }
 
 TEST(Features, SameTopicSharesBucketsOftenAndSweepsDoNot) {
+  DG_REQUIRE_DATASETS();
   // Two phrasings over the same content words land in a common band bucket.
   auto a = features_of("photosynthesis chlorophyll sunlight plants energy");
   auto b = features_of("How do plants use sunlight, chlorophyll and photosynthesis for energy?");
@@ -218,6 +221,7 @@ TEST(Features, EnsureKeepsCarriedFeaturesAndRecomputesForeignOnes) {
 }
 
 TEST(NgramSketch, KernelAndMmd) {
+  DG_REQUIRE_DATASETS();
   auto a = features_of("Write a poem about the ocean at night with stars");
   auto b = features_of("Write a poem about the ocean at night with stars");
   auto c = features_of("Compute the derivative of x squared times sine x");

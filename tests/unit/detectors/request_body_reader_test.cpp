@@ -90,6 +90,7 @@ TEST(RequestBodyReader, SameEventAsTheTreeAtTheLimits) {
 }
 
 TEST(RequestBodyReader, SameEventAsTheTreeForCorpusChats) {
+  DG_REQUIRE_DATASETS();
   const auto& q = testing::questions();
   for (std::size_t i = 0; i < q.size(); i += 7) {
     nlohmann::json b = {{"model", "m"},

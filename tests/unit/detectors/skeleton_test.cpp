@@ -190,6 +190,7 @@ void expect_same(std::string_view raw, std::uint64_t seed = 42) {
 }
 
 TEST(SkeletonScan, AgreesWithTheByteLoopOverTheCorpora) {
+  DG_REQUIRE_DATASETS();
   std::size_t n = 0;
   std::string long_prompt;
   std::vector<std::string> texts = testing::questions();

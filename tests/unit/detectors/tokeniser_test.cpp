@@ -72,6 +72,7 @@ TEST(Tokeniser, StopsAtMaxWordsButCountsTheWholeText) {
 }
 
 TEST(Tokeniser, AgreesWithNormaliseAndSplitOnTheCorpora) {
+  DG_REQUIRE_DATASETS();
   for (const auto& q : testing::questions()) expect_same_words(q);
   for (const auto& q : testing::alpaca()) expect_same_words(q);
 }
@@ -95,6 +96,7 @@ TEST(SimHash, BitSlicedCountsMatchPerBitCounting) {
 }
 
 TEST(NgramSketch, IsTheSmallestDistinctValues) {
+  DG_REQUIRE_DATASETS();
   std::string norm;
   std::vector<word> ws;
   std::vector<std::uint32_t> got, scratch;
@@ -124,6 +126,7 @@ namespace {
 
 // MMD's sums are taken from shared values; the definition compares every pair of sketches.
 TEST(NgramSketch, MmdFromSharedValuesEqualsEveryPairCompared) {
+  DG_REQUIRE_DATASETS();
   std::string norm;
   std::vector<word> ws;
   std::vector<std::vector<std::uint32_t>> sketches;

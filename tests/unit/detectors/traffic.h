@@ -1,5 +1,5 @@
 // traffic: small builders of QueryEvents for the detector tests, from the
-// public corpora in DG_DATASETS (questions, Alpaca) and constructed templates.
+// public corpora (questions, Alpaca; tests/support/datasets.h) and constructed templates.
 // Time is explicit everywhere: tests run simulated days in milliseconds.
 #pragma once
 
@@ -13,12 +13,13 @@
 #include "common/clock.h"
 #include "detectors/request_parser.h"
 #include "proto/query_event.pb.h"
+#include "tests/support/datasets.h"
 
 namespace dg::detectors::testing {
 
 inline std::vector<std::string> load_texts(const std::string& file, std::size_t max = 1u << 30) {
   std::vector<std::string> out;
-  std::ifstream in(std::string(DG_DATASETS) + "/" + file);
+  std::ifstream in = test_data::open_dataset(file);
   std::string line;
   while (out.size() < max && std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);

@@ -15,6 +15,7 @@
 
 #include "enforcement/watermark_text.h"
 #include "tests/eval/watermark_trials.h"
+#include "tests/support/datasets.h"
 #include "tests/unit/enforcement/watermark_reference.h"
 
 namespace dg::enforcement {
@@ -73,7 +74,8 @@ std::shared_ptr<const synonym_table> old_table(const char* version) {
 }
 
 TEST(WatermarkFastScan, SameAsBeforeOnEveryAlpacaAnswer) {
-  const auto outputs = eval::load_texts(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl", "output");
+  DG_REQUIRE_DATASETS();
+  const auto outputs = eval::load_texts(test_data::dataset_path("alpaca_5000.jsonl"), "output");
   ASSERT_GT(outputs.size(), 4000u);
   const auto table = old_table("-v3");
   std::mt19937_64 rng(5);

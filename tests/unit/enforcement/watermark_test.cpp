@@ -9,6 +9,7 @@
 #include "enforcement/watermark_rewriter.h"
 #include "enforcement/watermark_text.h"
 #include "tests/eval/watermark_trials.h"
+#include "tests/support/datasets.h"
 
 namespace dg::enforcement {
 namespace {
@@ -233,7 +234,7 @@ TEST(Rewriter, SseDeltasReassembleToTheMarkedText) {
 
 std::vector<std::string> alpaca_outputs() {
   std::vector<std::string> out;
-  std::ifstream in(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl");
+  std::ifstream in = test_data::open_dataset("alpaca_5000.jsonl");
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
@@ -244,6 +245,7 @@ std::vector<std::string> alpaca_outputs() {
 }
 
 TEST(Detector, NamesTheRightClientAndNobodyInCleanText) {
+  DG_REQUIRE_DATASETS();
   const auto outputs = alpaca_outputs();
   if (outputs.size() < 100) GTEST_SKIP() << "alpaca_5000.jsonl not found";
   auto t = synonym_table::builtin();
@@ -499,8 +501,8 @@ TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
 // weaker table or scanner.
 // Clean and human text name nobody. Deterministic: fixed seed and inputs.
 TEST(Detector, IssueTargetsOnAlpaca) {
-  const auto outputs = eval::load_texts(std::string(DG_DATASETS_DIR) + "/alpaca_5000.jsonl", "output");
-  if (outputs.size() < 1000) GTEST_SKIP() << "alpaca_5000.jsonl not found";
+  DG_REQUIRE_DATASETS();
+  const auto outputs = eval::load_texts(test_data::dataset_path("alpaca_5000.jsonl"), "output");
   auto t = synonym_table::builtin();
   watermark_detector det(t, {{1, "watermark-eval-secret"}});
   auto found = [](const eval::trial_totals& tot, bool attacked) {
@@ -526,7 +528,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
     }
   // Few words change: under 4% of all words.
   EXPECT_LT(static_cast<double>(issue.changed) / static_cast<double>(issue.words), 0.04);
-  const auto h = eval::run_human(det, DG_DATASETS_DIR, o.clients, 20, 3000, o.alpha);
+  const auto h = eval::run_human(det, test_data::datasets_dir(), o.clients, 20, 3000, o.alpha);
   EXPECT_EQ(h.pieces, 20u);
   EXPECT_EQ(h.named, 0u) << h.min_p;
 }
