@@ -44,6 +44,15 @@ function request()
   return wrk.format("POST", "/v1/chat/completions", headers, body)
 end
 
+-- A fixed offered load (make soak): WRK_DELAY_MS between a response and the
+-- next request on each connection. Unset, every connection sends back to back.
+local pace_ms = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if pace_ms and pace_ms > 0 then
+  function delay()
+    return pace_ms
+  end
+end
+
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local e = summary.errors

@@ -11,10 +11,18 @@
 # "framing" counts stray bytes between two responses on a keep-alive connection
 # (an error for real clients; the soak client skips them and goes on).
 #
+# The load is fixed, not as much as the machine takes: each wrk connection
+# waits SOAK_DELAY_MS between a response and its next request. Flat out, the
+# I/O threads, wrk and the mock take both cores, the store writer (a
+# background thread) falls behind, and the storage queue fills towards its
+# bound (storage.queue_max_mb) for as long as the run lasts: bounded, but it
+# reads as growth. At a load the machine sustains, growth means a leak.
+#
 # Memory is sampled every 5 s and each minute shows medians of its samples:
 # resident (rss) and anonymous (anon) memory, RocksDB's block cache and
-# memtables (the gateway's own gauges), and `other`, the anonymous memory that
-# is neither (detector state, queues, buffers, malloc's free lists); rss_max is
+# memtables and the storage queue (the gateway's own gauges), and `other`, the
+# anonymous memory that is none of them (detector state, connection buffers,
+# malloc's free lists); rss_max is
 # the minute's highest sample; fds are the gateway's open descriptors and ssts
 # the table files in its database at the end of the minute. RSS saws up and down by tens of MiB within a
 # minute (RocksDB write batches, the storage queue behind a write stall,
@@ -26,6 +34,8 @@
 #   SOAK_MINUTES          minutes of load (default 30)
 #   SOAK_WARMUP_MINUTES   minutes before the RSS baseline is taken (default 20% of the run, at least 1)
 #   SOAK_WRK_CONNECTIONS  (default 16)    SOAK_STREAMS (default 8)
+#   SOAK_DELAY_MS         pause per wrk connection between requests (default 3:
+#                         about 4,000 requests/s with 16 connections; 0 = flat out)
 #   SOAK_GROWTH_PCT       RSS growth after warm-up counted as growth (default 10 %, and at least 8 MiB)
 #   SOAK_WRITE_BUFFER_MB  the gateway's storage.write_buffer_mb (default 8, see below)
 #   SOAK_BLOCK_CACHE_MB   the gateway's storage.block_cache_mb (default 8, see below)
@@ -38,6 +48,7 @@ MINUTES=${SOAK_MINUTES:-30}
 WARMUP=${SOAK_WARMUP_MINUTES:-$(( MINUTES / 5 > 1 ? MINUTES / 5 : 1 ))}
 WRK_CONN=${SOAK_WRK_CONNECTIONS:-16}
 STREAMS=${SOAK_STREAMS:-8}
+DELAY_MS=${SOAK_DELAY_MS:-3}
 GROWTH_PCT=${SOAK_GROWTH_PCT:-10}
 (( WARMUP < MINUTES )) || bench_die "SOAK_WARMUP_MINUTES ($WARMUP) must be below SOAK_MINUTES ($MINUTES)"
 command -v wrk >/dev/null || bench_die "wrk not found (make deps installs it)"
@@ -54,10 +65,10 @@ bench_start_mock --token-delay-ms 2
 GATEWAY_WRITE_BUFFER_MB=${SOAK_WRITE_BUFFER_MB:-8} GATEWAY_BLOCK_CACHE_MB=${SOAK_BLOCK_CACHE_MB:-8} \
   bench_start_gateway "$MOCK_ADDR"
 echo "soak: $MINUTES min, warm-up $WARMUP min; gateway pid $GATEWAY_PID on $GATEWAY_ADDR, mock on $MOCK_ADDR"
-echo "load: wrk $WRK_CONN connections (plain JSON) + $STREAMS streaming clients (SSE)"
+echo "load: wrk $WRK_CONN connections (plain JSON, ${DELAY_MS} ms between requests) + $STREAMS streaming clients (SSE)"
 DB_DIR=$(dirname "$GATEWAY_LOG")/db
-printf '%6s %8s %8s %8s %8s %8s %8s %9s %9s %8s %8s %9s %8s %7s %5s %5s\n' minute rss_mib rss_max anon_mib \
-  cache_mib memtbl_mb other_mb plain_rps plain_p99 plain_err streams strm_p99 strm_err framing fds ssts
+printf '%6s %8s %8s %8s %8s %8s %8s %8s %9s %9s %8s %8s %9s %8s %7s %5s %5s\n' minute rss_mib rss_max anon_mib \
+  cache_mib memtbl_mb queue_mb other_mb plain_rps plain_p99 plain_err streams strm_p99 strm_err framing fds ssts
 
 # One minute of streaming clients; prints "STREAMS n p99_ms errors".
 stream_minute() {
@@ -120,7 +131,7 @@ print("STREAMS %d %.1f %d %d" % (len(lat), p99, errors[0], framing[0]))
 PY
 }
 
-# Every 5 s for the minute: "rss_kib anon_kib cache_bytes memtable_bytes"
+# Every 5 s for the minute: "rss_kib anon_kib cache_bytes memtable_bytes queue_bytes"
 # (the gauges -1 when the admin listener does not answer).
 sample_memory() {
   local out=$1 m
@@ -132,25 +143,27 @@ sample_memory() {
       "/proc/$GATEWAY_PID/status")" \
       "$(awk '$1 == "distillguard_storage_block_cache_bytes" {c = $2}
               $1 == "distillguard_storage_memtable_bytes" {t = $2}
-              END {print (c == "" ? -1 : c), (t == "" ? -1 : t)}' <<<"$m")" >>"$out"
+              $1 == "distillguard_storage_queue_bytes" {q = $2}
+              END {print (c == "" ? -1 : c), (t == "" ? -1 : t), (q == "" ? -1 : q)}' <<<"$m")" >>"$out"
   done
 }
 
-# Medians of a minute's samples in MiB: "rss rss_max anon cache memtable other".
+# Medians of a minute's samples in MiB: "rss rss_max anon cache memtable queue other".
 memory_summary() {
   python3 - "$1" <<'PY'
 import statistics, sys
-rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 4]
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 5]
 if not rows:
-    print("nan nan nan nan nan nan"); sys.exit()
+    print("nan nan nan nan nan nan nan"); sys.exit()
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 rss = [r[0] / 1024 for r in rows]
 anon = [r[1] / 1024 for r in rows]
-known = [r for r in rows if r[2] >= 0 and r[3] >= 0]
+known = [r for r in rows if min(r[2:]) >= 0]
 cache = med([r[2] / 1048576 for r in known])
 mem = med([r[3] / 1048576 for r in known])
-other = med([r[1] / 1024 - (r[2] + r[3]) / 1048576 for r in known])
-print("%.1f %.1f %.1f %.1f %.1f %.1f" % (med(rss), max(rss), med(anon), cache, mem, other))
+queue = med([r[4] / 1048576 for r in known])
+other = med([r[1] / 1024 - (r[2] + r[3] + r[4]) / 1048576 for r in known])
+print("%.1f %.1f %.1f %.1f %.1f %.1f %.1f" % (med(rss), max(rss), med(anon), cache, mem, queue, other))
 PY
 }
 
@@ -158,7 +171,7 @@ rss_series=()
 total_errors=0
 for minute in $(seq 1 "$MINUTES"); do
   wrk_out=$BENCH_TMP/wrk-$minute.txt
-  wrk -t 2 -c "$WRK_CONN" -d 60s -s tests/bench/chat_post.lua "http://$GATEWAY_ADDR" >"$wrk_out" 2>&1 &
+  WRK_DELAY_MS=$DELAY_MS wrk -t 2 -c "$WRK_CONN" -d 60s -s tests/bench/chat_post.lua "http://$GATEWAY_ADDR" >"$wrk_out" 2>&1 &
   wrk_pid=$!
   stream_minute >"$BENCH_TMP/streams-$minute.txt" 2>&1 &
   stream_pid=$!
@@ -175,15 +188,15 @@ for minute in $(seq 1 "$MINUTES"); do
   read -r rps p99 werr < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["rps"], r["p99_ms"], r["errors_connect"]+r["errors_read"]+r["errors_write"]+r["errors_status"]+r["errors_timeout"])' "$res")
   kill -0 "$GATEWAY_PID" 2>/dev/null || bench_die "the gateway died in minute $minute: $(tail -5 "$GATEWAY_LOG")"
   # No sample at all (a gateway too slow to answer): one now.
-  [[ -s $samples ]] || printf '%s -1 -1\n' "$(awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r, a}' \
+  [[ -s $samples ]] || printf '%s -1 -1 -1\n' "$(awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r, a}' \
     "/proc/$GATEWAY_PID/status")" >"$samples"
-  read -r rss_med rss_max anon_med cache_med mem_med other_med < <(memory_summary "$samples")
+  read -r rss_med rss_max anon_med cache_med mem_med queue_med other_med < <(memory_summary "$samples")
   fds=$(ls "/proc/$GATEWAY_PID/fd" | wc -l)
   ssts=$(find "$DB_DIR" -maxdepth 1 -name '*.sst' | wc -l)
   rss_series+=("$rss_med")
   total_errors=$(( total_errors + werr + s_err + s_framing ))
-  printf '%6d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f %9.2f %8d %8d %9.1f %8d %7d %5d %5d\n' "$minute" \
-    "$rss_med" "$rss_max" "$anon_med" "$cache_med" "$mem_med" "$other_med" "$rps" "$p99" \
+  printf '%6d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f %9.2f %8d %8d %9.1f %8d %7d %5d %5d\n' "$minute" \
+    "$rss_med" "$rss_max" "$anon_med" "$cache_med" "$mem_med" "$queue_med" "$other_med" "$rps" "$p99" \
     "$werr" "$s_n" "$s_p99" "$s_err" "$s_framing" "$fds" "$ssts"
 done
 
@@ -210,6 +223,13 @@ if awk -v g="$growth_mib" -v l="$limit_mib" 'BEGIN { exit !(g > l) }'; then
 else
   printf 'verdict: no RSS growth after warm-up (%+.1f MiB, limit %.1f MiB)\n' "$growth_mib" "$limit_mib"
 fi
+# Events the store dropped (its queue full, or a write failing) are records lost: errors too.
+read -r written dropped < <(curl -s -m 5 "http://$GATEWAY_ADMIN/metrics" | awk '
+  $1 == "distillguard_storage_events_written_total" {w += $2}
+  $1 ~ /^distillguard_storage_events_dropped_total/ {d += $2}
+  END {printf "%d %d\n", w, d}')
+echo "storage: $written events written, $dropped dropped"
+total_errors=$(( total_errors + dropped ))
 if (( total_errors > 0 )); then
   echo "verdict: $total_errors errors"
   status=1
