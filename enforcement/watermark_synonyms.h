@@ -153,6 +153,15 @@ class synonym_table {
     return nullptr;
   }
 
+  // ---- the closing period of a list item ("%itemstop<TAB>."): a line that
+  // opens with a list marker ("-", "*", "+", "•", "1.", "12)") and holds
+  // one sentence may end with a period or without one, as the item's last word
+  // is written ("- Fix any leaks." / "- Fix any leaks"): a position whose
+  // context is that word (see word_scanner). Its group has the members
+  // {"(none)", "."}. A table without the line has no such position.
+  bool has_item_stop() const { return item_stop_ != UINT32_MAX; }
+  std::uint32_t item_stop_group() const { return item_stop_; }
+
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
   std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
@@ -200,6 +209,7 @@ class synonym_table {
 
   std::vector<std::vector<std::string>> groups_;
   std::vector<unit> units_;
+  std::uint32_t item_stop_ = UINT32_MAX;
   static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
     const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
     const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;

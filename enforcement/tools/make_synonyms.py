@@ -329,7 +329,7 @@ def read_curated(senses, nb):
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
-            if pos.startswith("@") or pos == "%contract":
+            if pos.startswith("@") or pos in ("%contract", "%itemstop"):
                 rules.append((pos, words))
                 continue
             words = words.split()
@@ -483,6 +483,8 @@ def main():
     print("# enforcement/watermark_synonyms.h)")
     print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
     print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")
+    print("# %itemstop<TAB>.: a list item's closing period is written or not as the key prefers after")
+    print("# the item's last word (see synonym_table::has_item_stop)")
     for name, tokens in rules:
         print(f"{name}\t{tokens}")
     for p, ws in final:

@@ -460,6 +460,69 @@ TEST(Marker, StreamingExpandsButDoesNotContract) {
   EXPECT_GT(contracted, 0);
 }
 
+// A list item of one sentence ends with a period or without one, as the key
+// prefers after its last word (a table with "%itemstop"); a longer item, an
+// abbreviation, code, a number and a line that is not an item keep theirs.
+TEST(Marker, ItemStopsOnlyWhereAnItemEnds) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%itemstop\t.\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(t.has_item_stop());
+  const std::string kept = "1. Plan the route. Then drive.\n2) Bring tools etc.\n* Buy 2\n- `code`\n```\n- in code\n```\n"
+                           "Not an item.\nNot an item either\n- A\n";
+  const std::string text = "- Fix any leaks.\n- Install big showerheads\n10. Avoid drips \n" + kept + "+ Save water";
+  std::set<std::string> first, last;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    const std::string out = m.mark(text);
+    EXPECT_NE(out.find(kept), std::string::npos) << out;
+    first.insert(out.substr(0, out.find('\n')));
+    last.insert(out.substr(out.rfind('\n') + 1));
+    EXPECT_EQ(m.scanner().eligible(), 5u);  // four item ends and "big"
+    // The detector sees the same positions, and every one carries the key's choice.
+    const auto pos = collect_positions(t, out);
+    ASSERT_EQ(pos.size(), 5u) << out;
+    for (const auto& p : pos)
+      EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+  }
+  EXPECT_EQ(first, (std::set<std::string>{"- Fix any leaks.", "- Fix any leaks"}));
+  EXPECT_EQ(last, (std::set<std::string>{"+ Save water.", "+ Save water"}));
+  // A table without the line (every table before v6) leaves list items as they are.
+  synonym_table before;
+  ASSERT_TRUE(synonym_table::parse("a\tbig,large\n", before).is_ok());
+  EXPECT_FALSE(before.has_item_stop());
+  EXPECT_EQ(text_marker(before, key).mark("- Fix any leaks.\n- Fix any drips\n"), "- Fix any leaks.\n- Fix any drips\n");
+  synonym_table v5;
+  ASSERT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v5.tsv", v5)
+                  .is_ok());
+  EXPECT_FALSE(v5.has_item_stop());
+  EXPECT_TRUE(synonym_table::builtin()->has_item_stop());
+  synonym_table twice;
+  EXPECT_FALSE(synonym_table::parse("%itemstop\t.\n%itemstop\t.\na\tbig,large\n", twice).is_ok());
+}
+
+// A stream knows an item's last run only when the line break arrives with it:
+// fed a character at a time it marks the same as the whole text, except an item
+// whose line ends in a blank (the stream leaves its period as written).
+TEST(Marker, StreamingItemStops) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%itemstop\t.\na\tbig,large\n", t).is_ok());
+  const std::string text = "- Fix any leaks.\n- Install big showerheads\n- Save water\n";
+  for (int c = 0; c < 16; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) out += m.feed(std::string_view(text).substr(i, 1));
+    out += m.finish();
+    EXPECT_EQ(out, text_marker(t, k).mark(text));
+    text_marker blank(t, k);
+    out = blank.feed("- Fix any leaks. ");
+    out += blank.feed("\n");
+    out += blank.finish();
+    EXPECT_EQ(out, "- Fix any leaks. \n");
+  }
+}
+
 // The detector reads a text that starts like JSON too: a '{' at its head (an
 // answer at the head of many joined together, or one put there to evade) does
 // not hide the rest. The marker still leaves a JSON-looking answer whole.
