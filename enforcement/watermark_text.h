@@ -4,7 +4,8 @@
 //
 // A word is a run of ASCII letters. It is eligible when it is in the synonym
 // table (after its cue word, for a group marked as needing one, and where its
-// group's rule holds: synonym_table::allowed), is lower case, or Capitalised
+// group's rule holds: synonym_table::allowed; a word in two groups takes the
+// first whose rule holds), is lower case, or Capitalised
 // as the first word of a sentence (a capital elsewhere is a name or a title:
 // "the United Nations"; ALL CAPS is a code keyword or an acronym: "SELECT *
 // FROM"), is not joined to a hyphen, a digit or a non-ASCII letter, is not
@@ -483,13 +484,17 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       const bool first_of_sentence = sentence_start_ && k == first_letter;
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
-        h = table_->find(std::string_view(lower, wd.size()));
-        if (h) {
+        // The word's first group whose rule holds here (most words have one group).
+        for (const synonym_table::hit* c = table_->find(std::string_view(lower, wd.size())); c;
+             c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.
           char nbuf[max_word];
           std::string_view next;
-          const bool known = !table_->reads_next(*h) || e < n || next_word(rest, nbuf, next);
-          if (!table_->allowed(*h, prev(), first_of_sentence, after, next, known)) h = nullptr;
+          const bool known = !table_->reads_next(*c) || e < n || next_word(rest, nbuf, next);
+          if (table_->allowed(*c, prev(), first_of_sentence, after, next, known)) {
+            h = c;
+            break;
+          }
         }
         // "an important" must not become "an significant".
         if (h && table_->mixed_article(h->group)) {
