@@ -601,11 +601,12 @@ TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
 // Issue 5's targets, with the trials of the evaluation program
 // (tests/eval/watermark_trials.h; seed 1, 20 trials, 10,000 clients, p < 1e-6
 // after Bonferroni). Where the watermark meets them (1,000 words clean,
-// 2,500 words after 20% edits) every trial must name the right client (but
-// one after edits, see below); at the issue's 600 and 1,500 words it reaches
-// 20 and 18 of 20 with table v6 (16 and 19 with v5; 15 and 17 before a line's
-// first word lost its context; 14 and 13 without the contractions; see the
-// branches' reports), and the floors below catch a weaker table or scanner.
+// 2,500 words after 20% edits) every trial must name the right client; at the
+// issue's 600 and 1,500 words it reaches 20 and 20 of 20 with table v6 (18 and
+// 18 with v5; before the trials' edits drew from a generator of their own,
+// other trials: 16 and 19 with v5, 15 and 17 before a line's first word lost
+// its context, 14 and 13 without the contractions; see the branches' reports),
+// and the floors below catch a weaker table or scanner.
 // Clean and human text name nobody. Deterministic: fixed seed and inputs.
 TEST(Detector, IssueTargetsOnAlpaca) {
   DG_REQUIRE_DATASETS();
@@ -622,17 +623,14 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 2500;
   const auto met = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   EXPECT_EQ(found(met, false), o.trials);
-  // 19 of 20 with table v6: in the one missed, a word the edit put in holds a lone
-  // backtick, and the edited text (its lines joined into one) reads as inline code
-  // from there on (18 positions left of 2,500 words).
-  EXPECT_GE(found(met, true), o.trials - 1);
+  EXPECT_EQ(found(met, true), o.trials);
   o.words = 600;
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
-  // Table v6 finds 20 and 18 of these 20 (v5: 16 and 19); 600 trials, seeds 1 and 7:
-  // 585 and 539 (v5: 524 and 497).
+  // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
+  // 568 and 539 (v5: 507 and 497).
   EXPECT_GE(found(issue, false), 19u);
-  EXPECT_GE(found(issue, true), 17u);
+  EXPECT_GE(found(issue, true), 19u);
   for (const auto* tot : {&met, &issue})
     for (const auto& r : tot->trials) {
       EXPECT_TRUE(r.ranked_first);
