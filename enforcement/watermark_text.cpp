@@ -36,7 +36,7 @@ bool word_scanner::list_marker(std::string_view r) {
 
 bool word_scanner::abbreviation(std::string_view r) {
   char low[8];
-  const std::size_t n = r.size() - 1;  // without the period
+  const std::size_t n = r.size();
   if (n > sizeof low) return false;
   for (std::size_t q = 0; q < n; ++q) low[q] = static_cast<char>(r[q] | 0x20);
   const std::string_view w(low, n);

@@ -139,7 +139,8 @@ class word_scanner {
   static bool unit_may_precede(const synonym_table::unit& u, std::string_view next);
   // Whether the run `r` opens a list item: "-", "*", "+", a bullet, or one to three digits and "." or ")".
   static bool list_marker(std::string_view r);
-  // Whether `r` (letters and one trailing '.') is an abbreviation whose period stays ("etc.").
+  // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
+  // never takes one: no position, whether the period is there or not.
   static bool abbreviation(std::string_view r);
   // The run `r`, which ends the line of a list item: its closing period as the key prefers.
   template <class Choose>
@@ -411,7 +412,7 @@ void word_scanner::item_stop(std::string_view r, writer& w, Choose&& choose) {
   if (stop < 2 || stop > max_word) return;
   for (std::size_t q = 0; q < stop; ++q)
     if (!letter(r[q])) return;
-  if (stop < r.size() && abbreviation(r)) return;
+  if (abbreviation(r.substr(0, stop))) return;
   ++eligible_;
   const std::uint32_t observed = stop < r.size() ? 1 : 0;
   const std::uint32_t m = choose(prev(), synonym_table::hit{table_->item_stop_group(), static_cast<std::uint8_t>(observed)}, r);

@@ -511,7 +511,7 @@ TEST(Marker, ItemStopsOnlyWhereAnItemEnds) {
   synonym_table t;
   ASSERT_TRUE(synonym_table::parse("%itemstop\t.\na\tbig,large\n", t).is_ok());
   ASSERT_TRUE(t.has_item_stop());
-  const std::string kept = "1. Plan the route. Then drive.\n2) Bring tools etc.\n* Buy 2\n- `code`\n```\n- in code\n```\n"
+  const std::string kept = "1. Plan the route. Then drive.\n2) Bring tools etc.\n3) Bring rope etc\n* Buy 2\n- `code`\n```\n- in code\n```\n"
                            "Not an item.\nNot an item either\n- A\n";
   const std::string text = "- Fix any leaks.\n- Install big showerheads\n10. Avoid drips \n" + kept + "+ Save water";
   std::set<std::string> first, last;
