@@ -14,6 +14,7 @@ std::vector<mark_position> collect_positions(const synonym_table& table, std::st
   std::unordered_set<std::string> seen;
   word_scanner scanner(table);
   scanner.read_json_looking();
+  scanner.last_piece();
   std::string sink;
   scanner.scan(text, sink, [&](std::string_view prev, const synonym_table::hit& h, std::string_view) {
     std::string ctx(prev);

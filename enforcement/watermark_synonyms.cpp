@@ -32,6 +32,15 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
       continue;
     }
+    if (pos == "%itemstop") {
+      if (line.substr(tab + 1) != "." || out.has_item_stop())
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": %itemstop<TAB>. once");
+      out.item_stop_ = static_cast<std::uint32_t>(out.groups_.size());
+      out.seeds_.push_back(hash64("%itemstop,.,", 0x77a7e3a4c5d1ULL));
+      out.mixed_.push_back(0);
+      out.groups_.push_back({"(none)", "."});
+      continue;
+    }
     if (pos.starts_with('@')) {
       status st = parse_rule(pos.substr(1), line.substr(tab + 1), out);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
@@ -76,11 +85,20 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     const auto g = static_cast<std::uint32_t>(out.groups_.size());
     std::string joined;
     for (std::size_t i = 0; i < words.size(); ++i) {
-      auto [it, inserted] = out.words_.emplace(words[i], hit{g, static_cast<std::uint8_t>(i), needs, rule_no});
-      (void)it;
-      if (!inserted)
-        return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
-                                  "' is already in another group");
+      const hit here{g, static_cast<std::uint8_t>(i), needs, rule_no};
+      auto [it, inserted] = out.words_.emplace(words[i], here);
+      if (!inserted) {
+        // A word in a second group: only where each group says where it holds.
+        if (rule_no == 0 || it->second.rule == 0 || out.alternates_.size() >= 0xffff)
+          return status::corruption("synonyms line " + std::to_string(line_no) + ": '" + words[i] +
+                                    "' is already in another group (and one of them has no rule)");
+        out.alternates_.push_back(here);
+        const auto idx = static_cast<std::uint16_t>(out.alternates_.size());
+        hit* last = &it->second;
+        while (last->alt != 0) last = &out.alternates_[last->alt - 1];
+        last->alt = idx;
+        continue;
+      }
       if (words[i].size() < 2)
         return status::corruption("synonyms line " + std::to_string(line_no) + ": a word of one letter");
       const std::size_t b = prefilter_index(words[i]);

@@ -36,6 +36,7 @@ class synonym_table {
     std::uint8_t member = 0;
     cue needs = cue::none;
     std::uint8_t rule = 0;  // a named context rule (index + 1), 0 = none
+    std::uint16_t alt = 0;  // the word's next group (alternate(): index + 1), 0 = none
   };
 
   // A named context rule: where the words of a group may be swapped, beyond
@@ -69,14 +70,19 @@ class synonym_table {
     if (h.needs != cue::none && !cued(h.needs, prev)) return false;
     return h.rule == 0 || rule_holds(rules_[h.rule - 1], prev, sentence_start, after, next, next_known);
   }
+  // A word in two groups or more, each with its rule ("also" opening a sentence
+  // among "Moreover," and "Furthermore,", "also" after "can" beside "additionally"):
+  // find() gives its first group; this, the next one (nullptr: none). The scanner
+  // takes the first whose rule holds, so every member of a group sees the same.
+  const hit* alternate(const hit& h) const { return h.alt == 0 ? nullptr : &alternates_[h.alt - 1]; }
   // Whether allowed() looks at the next word for a word of hit `h`.
   bool reads_next(const hit& h) const { return h.rule != 0 && !rules_[h.rule - 1].not_before.empty(); }
 
   // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
   // '#' comments; a '!' after the part of speech marks a group that needs its
   // cue, '@name' one that needs the rule `name`, defined above it). A word in
-  // two groups, a group of fewer than two words, a non-lower-case word or an
-  // unknown rule is corruption.
+  // two groups of which one has no rule, a group of fewer than two words, a
+  // non-lower-case word or an unknown rule is corruption.
   static status parse(std::string_view text, synonym_table& out);
   static status load_file(const std::string& path, synonym_table& out);
   // The table compiled into the binary.
@@ -153,6 +159,15 @@ class synonym_table {
     return nullptr;
   }
 
+  // ---- the closing period of a list item ("%itemstop<TAB>."): a line that
+  // opens with a list marker ("-", "*", "+", "•", "1.", "12)") and holds
+  // one sentence may end with a period or without one, as the item's last word
+  // is written ("- Fix any leaks." / "- Fix any leaks"): a position whose
+  // context is that word (see word_scanner). Its group has the members
+  // {"(none)", "."}. A table without the line has no such position.
+  bool has_item_stop() const { return item_stop_ != UINT32_MAX; }
+  std::uint32_t item_stop_group() const { return item_stop_; }
+
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
   std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
@@ -193,6 +208,7 @@ class synonym_table {
   std::vector<index_slot> index_ = std::vector<index_slot>(2);  // empty: finds nothing
   unsigned index_shift_ = 63;                                   // h >> shift: a slot of index_
   std::vector<std::pair<std::string, hit>> entries_;
+  std::vector<hit> alternates_;  // a word's second group and after (hit::alt)
   static bool rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
                          std::string_view next, bool next_known);
 
@@ -200,6 +216,7 @@ class synonym_table {
 
   std::vector<std::vector<std::string>> groups_;
   std::vector<unit> units_;
+  std::uint32_t item_stop_ = UINT32_MAX;
   static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
     const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
     const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;

@@ -26,6 +26,26 @@ bool word_scanner::unit_may_precede(const synonym_table::unit& u, std::string_vi
   return true;
 }
 
+bool word_scanner::list_marker(std::string_view r) {
+  if (r == "-" || r == "*" || r == "+" || r == "\xE2\x80\xA2") return true;
+  if (r.size() < 2 || r.size() > 4 || (r.back() != '.' && r.back() != ')')) return false;
+  for (std::size_t q = 0; q + 1 < r.size(); ++q)
+    if (r[q] < '0' || r[q] > '9') return false;
+  return true;
+}
+
+bool word_scanner::abbreviation(std::string_view r) {
+  char low[8];
+  const std::size_t n = r.size();
+  if (n > sizeof low) return false;
+  for (std::size_t q = 0; q < n; ++q) low[q] = static_cast<char>(r[q] | 0x20);
+  const std::string_view w(low, n);
+  for (std::string_view x : {"etc", "inc", "ltd", "co", "corp", "jr", "sr", "vs", "al", "eg", "ie", "approx",
+                             "misc", "esp", "dept", "dr", "mr", "mrs", "ms", "st", "no", "fig", "viz", "cf"})
+    if (w == x) return true;
+  return false;
+}
+
 bool word_scanner::next_word(std::string_view rest, char (&buf)[max_word], std::string_view& word) {
   std::size_t b = 0;
   while (b < rest.size() && space(rest[b])) ++b;
@@ -82,6 +102,7 @@ std::string text_marker::feed(std::string_view chunk) {
 }
 
 std::string text_marker::finish() {
+  scanner_.last_piece();
   std::string out = run(pending_);
   pending_.clear();
   return out;

@@ -4,7 +4,8 @@
 //
 // A word is a run of ASCII letters. It is eligible when it is in the synonym
 // table (after its cue word, for a group marked as needing one, and where its
-// group's rule holds: synonym_table::allowed), is lower case, or Capitalised
+// group's rule holds: synonym_table::allowed; a word in two groups takes the
+// first whose rule holds), is lower case, or Capitalised
 // as the first word of a sentence (a capital elsewhere is a name or a title:
 // "the United Nations"; ALL CAPS is a code keyword or an acronym: "SELECT *
 // FROM"), is not joined to a hyphen, a digit or a non-ASCII letter, is not
@@ -20,6 +21,14 @@
 // on the same line: none for a line's first word, so that a text marked alone
 // reads the same at its head when it is joined after another (it did not: one
 // position in a hundred of joined answers missed its mark).
+// With the table's item stops (synonym_table::has_item_stop), the last run of a
+// list item's line, a word of two letters or more with or without one period
+// after it, is a position too: the period is written or not as the key prefers
+// after that word (lower case, as written out). The item is a line opened by a
+// list marker ("-", "*", "+", "\u2022", "1." to "999)") that holds no sentence end
+// before its last run; an abbreviation ("etc.", "Inc.") is no position. A
+// stream knows a run is the line's last only when a line break follows it in
+// the text at hand, or the text ends there (finish()).
 // A contraction unit of the table ("do not" / "don't", synonym_table::unit) is
 // one position over both its words, keyed on the word before it; the word after
 // it sees the unit's last word ("not") whichever way it is written. A stream
@@ -57,6 +66,11 @@ class word_scanner {
   std::uint64_t words() const { return words_; }
   std::uint64_t eligible() const { return eligible_; }
   std::uint64_t changed() const { return changed_; }
+  // Item stops written or taken away (not words: changed() does not count them).
+  std::uint64_t stops_changed() const { return stops_changed_; }
+
+  // The next scan() ends the whole text: its last line ends with it.
+  void last_piece() { last_piece_ = true; }
 
   // The next scan() continues a run that was cut without whitespace (a forced
   // flush of a very long run): its first run is copied verbatim.
@@ -123,6 +137,14 @@ class word_scanner {
   // it"), and, after "'s" or "'d", not a participle that makes it "has" or
   // "had" ("it's been", "I'd seen").
   static bool unit_may_precede(const synonym_table::unit& u, std::string_view next);
+  // Whether the run `r` opens a list item: "-", "*", "+", a bullet, or one to three digits and "." or ")".
+  static bool list_marker(std::string_view r);
+  // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
+  // never takes one: no position, whether the period is there or not.
+  static bool abbreviation(std::string_view r);
+  // The run `r`, which ends the line of a list item: its closing period as the key prefers.
+  template <class Choose>
+  void item_stop(std::string_view r, writer& w, Choose&& choose);
   template <class Choose>
   bool scan_unit(std::string_view text, std::size_t& i, std::string_view r, std::size_t lead, writer& w,
                  Choose&& choose);
@@ -167,11 +189,13 @@ class word_scanner {
   bool in_inline_ = false;
   bool mid_run_ = false;
   bool read_all_ = false;     // read_json_looking()
+  bool item_ = false;         // this line is a list item, no sentence ended in it so far
+  bool last_piece_ = false;   // last_piece(): the text at hand ends the whole text
   bool prev_raw_ = false;     // prev_ext_ is the text as written, not yet lowered
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
-  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0;
+  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0;
 };
 
 // Streams text through the marker, holding back the last unfinished run (at
@@ -189,6 +213,10 @@ class text_marker {
   std::string finish();
   // Marks a whole text at once.
   std::string mark(std::string_view text) {
+    // A text that ends in a blank is read whole by feed(): its last line ends there.
+    if (pending_.empty() && !text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' ||
+                                              text.back() == '\r' || text.back() == '\f' || text.back() == '\v'))
+      scanner_.last_piece();
     std::string out = feed(text);
     out += finish();
     return out;
@@ -220,6 +248,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
         // another (a distiller's data set) keep the context they were marked with.
         clear_prev();
         line_start_ = true;
+        item_ = false;
         sentence_start_ = true;
         in_inline_ = false;
       }
@@ -251,8 +280,11 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       clear_prev();
       continue;
     }
+    const bool line_first = line_start_;
     line_start_ = false;
     if (in_fence_) continue;
+    const bool opens_item = line_first && table_->has_item_stop() && list_marker(r);
+    if (line_first) item_ = opens_item;
     if ((flags & c_letter) && !in_inline_ && table_->has_units() && scan_unit(text, i, r, lead, w, choose)) {
       sentence_start_ = false;
       continue;
@@ -261,12 +293,26 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     // A run with a letter or digit ends a sentence when it ends in . ! ? or :
     // (closing quotes and brackets aside); one of punctuation only (a list
     // bullet, a dash) leaves the state as it was.
+    bool ends_sentence = false;
     if (flags & (c_letter | c_digit)) {
       std::size_t end = r.size();
       while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
                          r[end - 1] == '_'))
         --end;
-      sentence_start_ = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
+      ends_sentence = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
+      sentence_start_ = ends_sentence;
+    }
+    if (item_ && !opens_item) {
+      // The line's last run (a line break, or the end of the whole text, after
+      // it) is a position; a sentence that ends before it ends the item.
+      std::size_t q = i;
+      while (q < n && space(text[q]) && text[q] != '\n') ++q;
+      if (q < n ? text[q] == '\n' : last_piece_) {
+        if (!in_inline_) item_stop(r, w, choose);
+        item_ = false;
+      } else if (ends_sentence) {
+        item_ = false;
+      }
     }
   }
   w.finish();
@@ -361,6 +407,23 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
 }
 
 template <class Choose>
+void word_scanner::item_stop(std::string_view r, writer& w, Choose&& choose) {
+  const std::size_t stop = r.size() - (r.back() == '.' ? 1 : 0);
+  if (stop < 2 || stop > max_word) return;
+  for (std::size_t q = 0; q < stop; ++q)
+    if (!letter(r[q])) return;
+  if (abbreviation(r.substr(0, stop))) return;
+  ++eligible_;
+  const std::uint32_t observed = stop < r.size() ? 1 : 0;
+  const std::uint32_t m = choose(prev(), synonym_table::hit{table_->item_stop_group(), static_cast<std::uint8_t>(observed)}, r);
+  if (m == observed) return;
+  ++stops_changed_;
+  const auto at = static_cast<std::size_t>(r.data() - w.text.data()) + stop;
+  if (m == 1) w.replace(at, at).push_back('.');
+  else w.replace(at, at + 1);
+}
+
+template <class Choose>
 void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w,
                             Choose&& choose) {
   bool bad = (flags & c_unsafe) != 0;
@@ -422,13 +485,17 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       const bool first_of_sentence = sentence_start_ && k == first_letter;
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
-        h = table_->find(std::string_view(lower, wd.size()));
-        if (h) {
+        // The word's first group whose rule holds here (most words have one group).
+        for (const synonym_table::hit* c = table_->find(std::string_view(lower, wd.size())); c;
+             c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.
           char nbuf[max_word];
           std::string_view next;
-          const bool known = !table_->reads_next(*h) || e < n || next_word(rest, nbuf, next);
-          if (!table_->allowed(*h, prev(), first_of_sentence, after, next, known)) h = nullptr;
+          const bool known = !table_->reads_next(*c) || e < n || next_word(rest, nbuf, next);
+          if (table_->allowed(*c, prev(), first_of_sentence, after, next, known)) {
+            h = c;
+            break;
+          }
         }
         // "an important" must not become "an significant".
         if (h && table_->mixed_article(h->group)) {

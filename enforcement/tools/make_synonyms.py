@@ -329,11 +329,18 @@ def read_curated(senses, nb):
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
-            if pos.startswith("@") or pos == "%contract":
+            if pos.startswith("@") or pos in ("%contract", "%itemstop"):
                 rules.append((pos, words))
                 continue
             words = words.split()
             base = pos.split("@")[0].rstrip("!")
+            if base == "p":
+                # Function words (prepositions, conjunctions), which WordNet does not
+                # list: paired by hand, variants of one word ("toward" / "towards",
+                # "based on" / "based upon"), kept as written.
+                out.append((pos, sorted(words)))
+                keep = None
+                continue
             if "=" in pos:
                 # Paired by hand (people / individuals: WordNet has "people" as its own noun,
                 # not as the plural of "person"): every member must still be a WordNet
@@ -457,11 +464,15 @@ def main():
         if set(words) <= curated_words:
             vetted.update(tuple(ws) for _, ws in out[start:])
 
-    # Every surface form in one group only; drop groups that would share one.
-    final, used = [], set()  # first group wins: curated, then spellings, then the rest
+    # Every surface form in one group only; drop groups that would share one, except
+    # where both have a rule (the scanner takes a word's first group whose rule holds:
+    # "also" opening a sentence, or after "can").
+    final, used = [], {}  # first group wins: curated, then spellings, then the rest
     for p, ws in out:
-        if not any(w in used for w in ws):
-            used.update(ws)
+        ruled = "@" in p
+        if all(w not in used or (ruled and used[w]) for w in ws):
+            for w in ws:
+                used.setdefault(w, ruled)
             final.append((p, ws))
     if ref:
         def common(ws):
@@ -476,13 +487,17 @@ def main():
     print("# /usr/share/doc/wordnet-base/copyright.)")
     print("# The first groups are hand-curated (enforcement/tools/curated_groups.tsv), each member kept")
     print("# only where WordNet links it to another member; the rest are derived from WordNet's synsets.")
-    print("# format: POS[!]<TAB>word,word[,word...]   one group a line; a word appears once;")
+    print("# format: POS[!]<TAB>word,word[,word...]   one group a line; a word appears once")
+    print("# (or in two groups that both have a rule: the first whose rule holds is used);")
     print("# '!' = used only after a cue word fixing the part of speech; '@name' = only where the")
     print("# rule @name holds (@name<TAB>tokens: a previous word, -word: not after it, ^: or first of a")
     print("# sentence, +comma: followed by a comma, >-word: not before it; see")
     print("# enforcement/watermark_synonyms.h)")
     print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
     print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")
+    print("# POS p: function words WordNet does not list, paired by hand (toward / towards)")
+    print("# %itemstop<TAB>.: a list item's closing period is written or not as the key prefers after")
+    print("# the item's last word (see synonym_table::has_item_stop)")
     for name, tokens in rules:
         print(f"{name}\t{tokens}")
     for p, ws in final:

@@ -10,7 +10,8 @@
 // other answers, or deleted, half each); the unmarked answers of the first
 // part are the clean text. The detector tests each text against every
 // client. Everything follows from `seed`: the same options give the same
-// figures.
+// figures, and two tables are tried on the same trials (the same clients and
+// answers, the same edits: each trial's edit has a generator of its own).
 #pragma once
 
 #include <algorithm>
@@ -100,6 +101,7 @@ struct trial_result {
 
 struct trial_totals {
   std::uint64_t words = 0, eligible = 0, changed = 0;  // over every answer marked
+  std::uint64_t stops_changed = 0;                     // list items' closing periods (not words)
   std::vector<trial_result> trials;
 };
 
@@ -137,6 +139,9 @@ inline trial_totals run_trials(const synonym_table& table, const watermark_detec
   std::uniform_int_distribution<std::size_t> pick_client(0, o.clients - 1);
   trial_totals tot;
   for (std::size_t t = 0; t < o.trials; ++t) {
+    // The edit draws from a generator of its own, seeded once per trial: a table that
+    // changes the number of words (a contraction) must not change the next trials.
+    std::mt19937_64 edit_rng(rng());
     const std::size_t c = pick_client(rng);
     const mark_key key = derive_mark_key(secret, ids[c], key_id);
     std::string marked, clean, marked_long;
@@ -148,6 +153,7 @@ inline trial_totals run_trials(const synonym_table& table, const watermark_detec
       tot.words += m.scanner().words();
       tot.changed += m.scanner().changed();
       tot.eligible += m.scanner().eligible();
+      tot.stops_changed += m.scanner().stops_changed();
       if (n < o.words) {
         marked += r + "\n\n";
         clean += answer + "\n\n";
@@ -164,7 +170,7 @@ inline trial_totals run_trials(const synonym_table& table, const watermark_detec
     const auto clean_rep = detector.detect(clean, ids, o.alpha, 1);
     res.p_clean = clean_rep.top[0].p_corrected;
     res.clean_named = clean_rep.found;
-    const auto attacked = edit(marked_long, o.edit_rate, rng, vocab);
+    const auto attacked = edit(marked_long, o.edit_rate, edit_rng, vocab);
     const auto arep = detector.detect(attacked, ids, o.alpha, 1);
     res.attack_found = arep.found && arep.top[0].client_id == ids[c];
     res.p_attack = arep.top[0].client_id == ids[c] ? arep.top[0].p_corrected : 1.0;

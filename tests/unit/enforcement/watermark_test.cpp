@@ -41,7 +41,7 @@ TEST(Synonyms, FindsEveryMemberAndNothingElse) {
   // find() probes its own open-addressed index: every word of every group is found as itself,
   // and words that are not members (prefixes, suffixes, other words) are not.
   auto t = synonym_table::builtin();
-  std::size_t members = 0;
+  std::size_t members = 0, alternates = 0;
   for (std::size_t g = 0; g < t->groups(); ++g) {
     const auto& words = t->group(static_cast<std::uint32_t>(g));
     // A contraction unit's group ("cannot", "can't") is looked up by its own path; find() takes
@@ -54,7 +54,10 @@ TEST(Synonyms, FindsEveryMemberAndNothingElse) {
     for (std::size_t m = 0; m < words.size(); ++m) {
       const auto* h = t->find(words[m]);
       ASSERT_NE(h, nullptr) << words[m];
-      EXPECT_EQ(h->group, g);
+      // A word in two groups ("also") is found in its first, the other one is its alternate.
+      if (h->group != g) ++alternates;
+      while (h && h->group != g) h = t->alternate(*h);
+      ASSERT_NE(h, nullptr) << words[m];
       EXPECT_EQ(h->member, m);
       ++members;
       for (const std::string& other : {words[m] + "x", words[m].substr(0, words[m].size() - 1), "q" + words[m]}) {
@@ -64,7 +67,8 @@ TEST(Synonyms, FindsEveryMemberAndNothingElse) {
       }
     }
   }
-  EXPECT_EQ(members, t->words());
+  EXPECT_EQ(members, t->words() + alternates);
+  EXPECT_GT(alternates, 0u);
   for (const char* w : {"zzzz", "qqqqqqqqqqqqqqqqqqqq", "the", "of"}) EXPECT_EQ(t->find(w), nullptr) << w;
   synonym_table empty;
   EXPECT_EQ(empty.find("large"), nullptr);
@@ -460,6 +464,109 @@ TEST(Marker, StreamingExpandsButDoesNotContract) {
   EXPECT_GT(contracted, 0);
 }
 
+// A word may be in two groups when each has a rule: the scanner takes its first
+// group whose rule holds, so "also" opening a sentence is among "Moreover," and
+// "Furthermore,", "also" after "can" only beside "additionally", and every
+// member of either group is read back in the group it was written for.
+TEST(Synonyms, AWordInTwoGroupsTakesTheFirstWhoseRuleHolds) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("@lead\t^,+comma\n@mid\tcan,it\nr@lead\tadditionally,also,moreover\n"
+                                   "r@mid\tadditionally,also\n",
+                                   t)
+                  .is_ok());
+  const auto* h = t.find("also");
+  ASSERT_NE(h, nullptr);
+  ASSERT_NE(t.alternate(*h), nullptr);
+  EXPECT_EQ(t.group(t.alternate(*h)->group).size(), 2u);
+  EXPECT_EQ(t.alternate(*t.alternate(*h)), nullptr);
+  EXPECT_EQ(t.alternate(*t.find("moreover")), nullptr);
+  synonym_table bad;
+  EXPECT_FALSE(synonym_table::parse("@mid\tcan\nr@mid\tadditionally,also\nr\talso,too\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("@mid\tcan\nr\talso,too\nr@mid\tadditionally,also\n", bad).is_ok());
+  const std::string text = "Also, it can also help. But also this. It also works.";
+  std::set<std::string> seen;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    const std::string out = m.mark(text);
+    EXPECT_EQ(m.scanner().eligible(), 3u) << out;  // not after "But"
+    EXPECT_NE(out.find(" also this"), std::string::npos) << out;
+    const auto pos = collect_positions(t, out);
+    ASSERT_EQ(pos.size(), 3u) << out;
+    for (const auto& p : pos) {
+      EXPECT_EQ(t.group(p.group).size(), p.prev.empty() ? 3u : 2u) << out;
+      EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+    }
+    seen.insert(out.substr(0, out.find(',')));
+    seen.insert(out.substr(out.find("can ") + 4, out.find(" help") - out.find("can ") - 4));
+  }
+  // Opening the sentence: any of the three; inside it: never "moreover".
+  EXPECT_EQ(seen, (std::set<std::string>{"Also", "Additionally", "Moreover", "also", "additionally"}));
+}
+
+// A list item of one sentence ends with a period or without one, as the key
+// prefers after its last word (a table with "%itemstop"); a longer item, an
+// abbreviation, code, a number and a line that is not an item keep theirs.
+TEST(Marker, ItemStopsOnlyWhereAnItemEnds) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%itemstop\t.\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(t.has_item_stop());
+  const std::string kept = "1. Plan the route. Then drive.\n2) Bring tools etc.\n3) Bring rope etc\n* Buy 2\n- `code`\n```\n- in code\n```\n"
+                           "Not an item.\nNot an item either\n- A\n";
+  const std::string text = "- Fix any leaks.\n- Install big showerheads\n10. Avoid drips \n" + kept + "+ Save water";
+  std::set<std::string> first, last;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    const std::string out = m.mark(text);
+    EXPECT_NE(out.find(kept), std::string::npos) << out;
+    first.insert(out.substr(0, out.find('\n')));
+    last.insert(out.substr(out.rfind('\n') + 1));
+    EXPECT_EQ(m.scanner().eligible(), 5u);  // four item ends and "big"
+    // The detector sees the same positions, and every one carries the key's choice.
+    const auto pos = collect_positions(t, out);
+    ASSERT_EQ(pos.size(), 5u) << out;
+    for (const auto& p : pos)
+      EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+  }
+  EXPECT_EQ(first, (std::set<std::string>{"- Fix any leaks.", "- Fix any leaks"}));
+  EXPECT_EQ(last, (std::set<std::string>{"+ Save water.", "+ Save water"}));
+  // A table without the line (every table before v6) leaves list items as they are.
+  synonym_table before;
+  ASSERT_TRUE(synonym_table::parse("a\tbig,large\n", before).is_ok());
+  EXPECT_FALSE(before.has_item_stop());
+  EXPECT_EQ(text_marker(before, key).mark("- Fix any leaks.\n- Fix any drips\n"), "- Fix any leaks.\n- Fix any drips\n");
+  synonym_table v5;
+  ASSERT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v5.tsv", v5)
+                  .is_ok());
+  EXPECT_FALSE(v5.has_item_stop());
+  EXPECT_TRUE(synonym_table::builtin()->has_item_stop());
+  synonym_table twice;
+  EXPECT_FALSE(synonym_table::parse("%itemstop\t.\n%itemstop\t.\na\tbig,large\n", twice).is_ok());
+}
+
+// A stream knows an item's last run only when the line break arrives with it:
+// fed a character at a time it marks the same as the whole text, except an item
+// whose line ends in a blank (the stream leaves its period as written).
+TEST(Marker, StreamingItemStops) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%itemstop\t.\na\tbig,large\n", t).is_ok());
+  const std::string text = "- Fix any leaks.\n- Install big showerheads\n- Save water\n";
+  for (int c = 0; c < 16; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) out += m.feed(std::string_view(text).substr(i, 1));
+    out += m.finish();
+    EXPECT_EQ(out, text_marker(t, k).mark(text));
+    text_marker blank(t, k);
+    out = blank.feed("- Fix any leaks. ");
+    out += blank.feed("\n");
+    out += blank.finish();
+    EXPECT_EQ(out, "- Fix any leaks. \n");
+  }
+}
+
 // The detector reads a text that starts like JSON too: a '{' at its head (an
 // answer at the head of many joined together, or one put there to evade) does
 // not hide the rest. The marker still leaves a JSON-looking answer whole.
@@ -494,11 +601,12 @@ TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
 // Issue 5's targets, with the trials of the evaluation program
 // (tests/eval/watermark_trials.h; seed 1, 20 trials, 10,000 clients, p < 1e-6
 // after Bonferroni). Where the watermark meets them (1,000 words clean,
-// 2,500 words after 20% edits) every trial must name the right client;
-// at the issue's 600 and 1,500 words it reaches 16 and 19 of 20 (15 and 17
-// before a line's first word lost its context; 14 and 13 without the
-// contractions; see the branches' reports), and the floors below catch a
-// weaker table or scanner.
+// 2,500 words after 20% edits) every trial must name the right client; at the
+// issue's 600 and 1,500 words it reaches 20 and 20 of 20 with table v6 (18 and
+// 18 with v5; before the trials' edits drew from a generator of their own,
+// other trials: 16 and 19 with v5, 15 and 17 before a line's first word lost
+// its context, 14 and 13 without the contractions; see the branches' reports),
+// and the floors below catch a weaker table or scanner.
 // Clean and human text name nobody. Deterministic: fixed seed and inputs.
 TEST(Detector, IssueTargetsOnAlpaca) {
   DG_REQUIRE_DATASETS();
@@ -519,8 +627,10 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.words = 600;
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
-  EXPECT_GE(found(issue, false), 15u);
-  EXPECT_GE(found(issue, true), 18u);
+  // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
+  // 568 and 539 (v5: 507 and 497).
+  EXPECT_GE(found(issue, false), 19u);
+  EXPECT_GE(found(issue, true), 19u);
   for (const auto* tot : {&met, &issue})
     for (const auto& r : tot->trials) {
       EXPECT_TRUE(r.ranked_first);
