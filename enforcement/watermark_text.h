@@ -71,6 +71,8 @@ class word_scanner {
 
   // The next scan() ends the whole text: its last line ends with it.
   void last_piece() { last_piece_ = true; }
+  // Whitespace as the scanner reads it: a word ends before it.
+  static bool space(char c) { return (cls(c) & c_space) != 0; }
 
   // The next scan() continues a run that was cut without whitespace (a forced
   // flush of a very long run): its first run is copied verbatim.
@@ -103,7 +105,6 @@ class word_scanner {
     return t;
   }();
   static std::uint8_t cls(char c) { return classes[static_cast<unsigned char>(c)]; }
-  static bool space(char c) { return (cls(c) & c_space) != 0; }
   static bool letter(char c) { return (cls(c) & c_letter) != 0; }
 
   // The rewritten text is the scanned text with a few words replaced: it is
@@ -214,9 +215,7 @@ class text_marker {
   // Marks a whole text at once.
   std::string mark(std::string_view text) {
     // A text that ends in a blank is read whole by feed(): its last line ends there.
-    if (pending_.empty() && !text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' ||
-                                              text.back() == '\r' || text.back() == '\f' || text.back() == '\v'))
-      scanner_.last_piece();
+    if (pending_.empty() && !text.empty() && word_scanner::space(text.back())) scanner_.last_piece();
     std::string out = feed(text);
     out += finish();
     return out;
