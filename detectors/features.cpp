@@ -93,15 +93,22 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   out.mutable_ngram_sketch()->Add(sketch_.begin(), sketch_.end());
 
   // Topic LSH: bands of two min-wise content words each. Prompts about the same things share
-  // buckets; a sweep over topics keeps reaching new ones.
+  // buckets; a sweep over topics keeps reaching new ones. The content words' hashes are gathered
+  // first without a branch (content and function words alternate unpredictably), so the min-wise
+  // loop runs straight.
+  topic_hashes_.resize(words_.size());
+  std::size_t content = 0;
+  for (const auto& w : words_) {
+    topic_hashes_[content] = w.hash;
+    content += (w.text.size() >= 3) & !w.common;
+  }
   std::array<std::uint64_t, 2 * topic_bands> mins;
   mins.fill(~0ULL);
-  bool any = false;
-  for (const auto& w : words_) {
-    if (w.text.size() < 3 || w.common) continue;
-    any = true;
+  const bool any = content > 0;
+  for (std::size_t i = 0; i < content; ++i) {
+    const std::uint64_t h = topic_hashes_[i];
     for (std::size_t p = 0; p < mins.size(); ++p) {
-      mins[p] = std::min(mins[p], (w.hash ^ topic_xor_[p]) * topic_mul_[p]);
+      mins[p] = std::min(mins[p], (h ^ topic_xor_[p]) * topic_mul_[p]);
     }
   }
   if (any) {

@@ -63,6 +63,7 @@ class feature_extractor {
   std::span<const word> words_;  // the current prompt's, in tokeniser_
   std::vector<std::uint64_t> shingles64_;
   std::vector<std::uint32_t> shingles32_;
+  std::vector<std::uint64_t> topic_hashes_;  // content words' hashes, for the topic LSH
   std::vector<std::uint32_t> sketch_;
   std::vector<std::uint32_t> sketch_scratch_;
   // System prompts repeat (that is the point of them): their features are cached by hash.

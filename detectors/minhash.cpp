@@ -45,7 +45,7 @@ void minhasher::sign(std::span<const std::uint32_t> shingles, minhash_signature&
     v ^= v >> 12;
     const std::uint32_t lane = v >> 26;  // top 6 bits: one of 64 lanes
     const std::uint32_t value = v & 0x03ffffffu;
-    if (value < out[lane]) out[lane] = value;
+    out[lane] = std::min(out[lane], value);  // no branch: which lane gets a new minimum is random
     filled |= 1ULL << lane;
   }
   if (filled == 0 || filled == ~0ULL) return;

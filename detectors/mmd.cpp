@@ -61,22 +61,18 @@ void mmd_detector::refresh(mmd_state& s, population& pop) const {
   if (pop.sample.empty() || pop.sketches_seen >= pop.sample_taken_at + std::max<std::size_t>(8, pop.sketches.size() / 4)) {
     const std::size_t n = std::min(population_sample, pop.sketches.size());
     const std::size_t start = pop.next_random() % pop.sketches.size();
-    pop.sample.clear();
-    pop.sample_sizes.clear();
+    std::vector<std::span<const std::uint32_t>> y;
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t j = (start + i) % pop.sketches.size();
-      pop.sample.push_back(pop.sketches[j]);
-      pop.sample_sizes.push_back(pop.sketch_sizes[j]);
+      y.emplace_back(pop.sketches[j].data(), pop.sketch_sizes[j]);
     }
-    std::vector<std::span<const std::uint32_t>> y;
-    for (std::size_t i = 0; i < pop.sample.size(); ++i) y.emplace_back(pop.sample[i].data(), pop.sample_sizes[i]);
-    pop.sample_self_kernel = mean_self_kernel(y);
+    pop.sample.assign(y);
     pop.sample_taken_at = pop.sketches_seen;
   }
-  std::vector<std::span<const std::uint32_t>> x, y;
+  std::vector<std::span<const std::uint32_t>> x;
+  x.reserve(s.window.size());
   for (const auto& k : s.window) x.emplace_back(k.v.data(), k.size);
-  for (std::size_t i = 0; i < pop.sample.size(); ++i) y.emplace_back(pop.sample[i].data(), pop.sample_sizes[i]);
-  s.mmd2 = static_cast<float>(mmd2_given_y(x, y, pop.sample_self_kernel));
+  s.mmd2 = static_cast<float>(mmd2_given_y(x, pop.sample));
   s.computed = true;
   s.computed_at = s.prompts;
 }

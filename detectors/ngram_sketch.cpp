@@ -24,6 +24,21 @@ void make_ngram_sketch_exact(std::span<const word> words, std::vector<std::uint3
   out.assign(scratch.begin(), scratch.end());
 }
 
+// Sorts the few values kept under the bound (about 3 x 16). Insertion sort mispredicts about once
+// per value, where std::sort's partitioning mispredicts several times per value on random input.
+void sort_small(std::uint32_t* v, std::size_t n) {
+  if (n > 96) {
+    std::sort(v, v + n);
+    return;
+  }
+  for (std::size_t i = 1; i < n; ++i) {
+    const std::uint32_t x = v[i];
+    std::size_t j = i;
+    for (; j > 0 && v[j - 1] > x; --j) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 }  // namespace
 
 void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
@@ -38,7 +53,7 @@ void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& 
     n += content;
     if (i + 1 < words.size()) {
       scratch[n] = static_cast<std::uint32_t>(mix64(words[i].hash * 3 + words[i + 1].hash) >> 32);
-      n += content || !words[i + 1].common;
+      n += content | !words[i + 1].common;  // bitwise: || would branch on random words
     }
   }
   // The values are uniform hashes, so the smallest k lie below about k / n of the range: keep
@@ -54,7 +69,7 @@ void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& 
       kept += v < bound;
     }
   }
-  std::sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept));
+  sort_small(scratch.data(), kept);
   std::size_t distinct = static_cast<std::size_t>(
       std::unique(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept)) - scratch.begin());
   if (distinct < ngram_sketch_size && kept < n) {
@@ -83,13 +98,15 @@ namespace {
 // sketches count 1. So the sums over all pairs are taken from the values: every (value, sketch)
 // entry sorted by value, and only sketches in one run of an equal value are paired. Random prompts
 // share few values, so this visits far fewer pairs than comparing every sketch with every other.
-struct entry {
-  std::uint32_t value;
-  std::uint16_t sketch;
-  std::uint8_t size;
-  std::uint8_t side;  // 0: x, 1: y
-  bool operator<(const entry& o) const { return value < o.value; }
-};
+// An entry is packed into 64 bits with the value on top, so plain integer order sorts by value
+// (and, within a run, by side, size and sketch: the same order on every run).
+using entry = std::uint64_t;
+inline entry make_entry(std::uint32_t value, std::uint8_t side, std::uint8_t size, std::uint16_t sketch) {
+  return std::uint64_t{value} << 32 | std::uint64_t{side} << 24 | std::uint64_t{size} << 16 | sketch;
+}
+inline std::uint32_t value_of(entry e) { return static_cast<std::uint32_t>(e >> 32); }
+inline std::uint8_t side_of(entry e) { return static_cast<std::uint8_t>(e >> 24); }
+inline std::uint8_t size_of(entry e) { return static_cast<std::uint8_t>(e >> 16); }
 
 std::vector<entry>& entries_scratch() {
   thread_local std::vector<entry> e;
@@ -103,11 +120,11 @@ void add_entries(std::vector<entry>& out, std::span<const std::span<const std::u
     const auto& sk = sample[i];
     if (sk.empty()) ++empty;
     const auto size = static_cast<std::uint8_t>(std::min<std::size_t>(sk.size(), 255));
-    for (std::uint32_t v : sk) out.push_back({v, static_cast<std::uint16_t>(i), size, side});
+    for (std::uint32_t v : sk) out.push_back(make_entry(v, side, size, static_cast<std::uint16_t>(i)));
   }
 }
 
-inline double pair_weight(const entry& a, const entry& b) { return 1.0 / std::max(a.size, b.size); }
+inline double pair_weight(entry a, entry b) { return 1.0 / std::max(size_of(a), size_of(b)); }
 
 // The sketches holding one value, grouped by side and size: a template's sketches repeat, so a
 // value may be held by every sketch of both samples, and its pairs are summed group by group
@@ -120,9 +137,10 @@ struct run_groups {
   std::array<group, 16> g;
   std::size_t n = 0;
   bool overflow = false;
-  void add(const entry& e) {
+  void add(entry e) {
+    const std::uint8_t side = side_of(e), size = size_of(e);
     for (std::size_t i = 0; i < n; ++i) {
-      if (g[i].side == e.side && g[i].size == e.size) {
+      if (g[i].side == side && g[i].size == size) {
         g[i].count += 1;
         return;
       }
@@ -131,7 +149,7 @@ struct run_groups {
       overflow = true;
       return;
     }
-    g[n++] = {e.side, e.size, 1};
+    g[n++] = {side, size, 1};
   }
 };
 
@@ -141,9 +159,9 @@ void add_run(const entry* e, std::size_t len, double& self, double& cross) {
   for (std::size_t i = 0; i < len; ++i) r.add(e[i]);
   if (r.overflow) {  // more than 16 (side, size) groups: pair by pair
     for (std::size_t i = 0; i < len; ++i) {
-      if (e[i].side != 0) continue;
+      if (side_of(e[i]) != 0) continue;
       for (std::size_t j = 0; j < len; ++j) {
-        if (e[j].side == 1) cross += pair_weight(e[i], e[j]);
+        if (side_of(e[j]) == 1) cross += pair_weight(e[i], e[j]);
         else if (j > i) self += pair_weight(e[i], e[j]);
       }
     }
@@ -162,6 +180,16 @@ void add_run(const entry* e, std::size_t len, double& self, double& cross) {
   }
 }
 
+// Adds the pairs of every run of equal values in sorted entries.
+void add_runs(const std::vector<entry>& e, double& self, double& cross) {
+  for (std::size_t a = 0; a < e.size();) {
+    std::size_t b = a + 1;
+    while (b < e.size() && value_of(e[b]) == value_of(e[a])) ++b;
+    if (b - a > 1) add_run(&e[a], b - a, self, cross);
+    a = b;
+  }
+}
+
 // The kernel summed over distinct pairs within x.
 double sum_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   auto& e = entries_scratch();
@@ -169,35 +197,37 @@ double sum_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   add_entries(e, x, 0, empty);
   std::sort(e.begin(), e.end());
   double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2, cross = 0;
-  for (std::size_t a = 0; a < e.size();) {
-    std::size_t b = a + 1;
-    while (b < e.size() && e[b].value == e[a].value) ++b;
-    if (b - a > 1) add_run(&e[a], b - a, sum, cross);
-    a = b;
-  }
+  add_runs(e, sum, cross);
   return sum;
 }
 
 // The kernel summed over every pair of one sketch of x and one of y (cross), and over distinct
-// pairs within x (self), from one sort.
-void sum_kernels(std::span<const std::span<const std::uint32_t>> x,
-                 std::span<const std::span<const std::uint32_t>> y, double& self, double& cross) {
+// pairs within x (self). Only x is sorted here: y's entries come sorted, and the two are merged.
+void sum_kernels(std::span<const std::span<const std::uint32_t>> x, std::span<const entry> y_sorted,
+                 std::size_t empty_y, double& self, double& cross) {
+  thread_local std::vector<entry> xs;
+  xs.clear();
+  std::size_t empty_x = 0;
+  add_entries(xs, x, 0, empty_x);
+  std::sort(xs.begin(), xs.end());
   auto& e = entries_scratch();
-  std::size_t empty_x = 0, empty_y = 0;
-  add_entries(e, x, 0, empty_x);
-  add_entries(e, y, 1, empty_y);
-  std::sort(e.begin(), e.end());
+  e.resize(xs.size() + y_sorted.size());
+  std::merge(xs.begin(), xs.end(), y_sorted.begin(), y_sorted.end(), e.begin());
   cross = static_cast<double>(empty_x) * static_cast<double>(empty_y);
   self = static_cast<double>(empty_x) * static_cast<double>(empty_x - (empty_x > 0)) / 2;
-  for (std::size_t a = 0; a < e.size();) {
-    std::size_t b = a + 1;
-    while (b < e.size() && e[b].value == e[a].value) ++b;
-    if (b - a > 1) add_run(&e[a], b - a, self, cross);
-    a = b;
-  }
+  add_runs(e, self, cross);
 }
 
 }  // namespace
+
+void sketch_sample::assign(std::span<const std::span<const std::uint32_t>> y) {
+  size_ = y.size();
+  empty_ = 0;
+  entries_.clear();
+  add_entries(entries_, y, 1, empty_);
+  std::sort(entries_.begin(), entries_.end());
+  self_kernel_ = mean_self_kernel(y);
+}
 
 double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   const std::size_t m = x.size();
@@ -205,20 +235,20 @@ double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   return 2 * sum_self_kernel(x) / (static_cast<double>(m) * static_cast<double>(m - 1));
 }
 
-double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x,
-                    std::span<const std::span<const std::uint32_t>> y, double y_self_kernel) {
+double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x, const sketch_sample& y) {
   const std::size_t m = x.size(), n = y.size();
   if (m < 2 || n < 2) return 0;
   double kxx = 0, kxy = 0;
-  sum_kernels(x, y, kxx, kxy);
-  return 2 * kxx / (static_cast<double>(m) * static_cast<double>(m - 1)) + y_self_kernel -
+  sum_kernels(x, y.entries_, y.empty_, kxx, kxy);
+  return 2 * kxx / (static_cast<double>(m) * static_cast<double>(m - 1)) + y.self_kernel() -
          2 * kxy / (static_cast<double>(m) * static_cast<double>(n));
 }
 
 double mmd2(std::span<const std::span<const std::uint32_t>> x,
             std::span<const std::span<const std::uint32_t>> y) {
-  if (x.size() < 2 || y.size() < 2) return 0;
-  return mmd2_given_y(x, y, mean_self_kernel(y));
+  sketch_sample s;
+  s.assign(y);
+  return mmd2_given_y(x, s);
 }
 
 }  // namespace dg::detectors

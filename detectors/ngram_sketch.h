@@ -29,8 +29,24 @@ double mmd2(std::span<const std::span<const std::uint32_t>> x,
 
 // Mean kernel over distinct pairs of a sample (the within-sample term of MMD^2); 0 for n < 2.
 double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x);
-// MMD^2 with the within-Y term given (a population sample's, computed once and shared).
-double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x,
-                    std::span<const std::span<const std::uint32_t>> y, double y_self_kernel);
+
+// A sample Y prepared once for many MMD estimates against it (a population sample every client
+// is compared with): its (value, sketch) entries sorted, and its within-sample term.
+class sketch_sample {
+ public:
+  void assign(std::span<const std::span<const std::uint32_t>> y);
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  double self_kernel() const { return self_kernel_; }
+
+ private:
+  friend double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x, const sketch_sample& y);
+  std::vector<std::uint64_t> entries_;
+  std::size_t size_ = 0, empty_ = 0;
+  double self_kernel_ = 0;
+};
+
+// MMD^2 against a prepared sample Y.
+double mmd2_given_y(std::span<const std::span<const std::uint32_t>> x, const sketch_sample& y);
 
 }  // namespace dg::detectors

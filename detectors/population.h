@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "detectors/ngram_sketch.h"
 #include "detectors/text_normalise.h"
 
 namespace dg::detectors {
@@ -67,9 +68,7 @@ struct population {
   std::uint64_t sketches_seen = 0;
   // A fixed sample of the reservoir that every client is compared with, and its mean
   // self-kernel, recomputed only when the reservoir has moved on (mmd_detector::refresh).
-  std::vector<std::array<std::uint32_t, 8>> sample;
-  std::vector<std::uint8_t> sample_sizes;
-  double sample_self_kernel = 0;
+  sketch_sample sample;
   std::uint64_t sample_taken_at = 0;  // sketches_seen when the sample was taken
   std::uint64_t rng = 0x9e3779b97f4a7c15ULL;  // deterministic: seeded, advanced per use
   std::uint64_t next_random() { rng = mix64(rng + 0x9e3779b97f4a7c15ULL); return rng; }

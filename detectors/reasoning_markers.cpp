@@ -65,6 +65,8 @@ reasoning_matcher::reasoning_matcher(std::uint64_t seed) {
     std::size_t slot = all[i].first % table_size;
     while (first_[slot] != 0) slot = (slot + 1) % table_size;
     first_[slot] = all[i].first;
+    const std::uint64_t f = all[i].first >> (64 - filter_bits);
+    filter_[f / 64] |= std::uint64_t{1} << (f % 64);
     begin_[slot] = static_cast<std::uint16_t>(phrases_.size() - (j - i));
     end_[slot] = static_cast<std::uint16_t>(phrases_.size());
     i = j;
@@ -74,7 +76,8 @@ reasoning_matcher::reasoning_matcher(std::uint64_t seed) {
 std::uint32_t reasoning_matcher::match(std::span<const word> words, std::string_view raw) const {
   std::uint32_t bits = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    std::uint64_t h = words[i].hash;
+    const std::uint64_t h = words[i].hash;
+    if (!may_start(h)) [[likely]] continue;
     std::size_t slot = h % table_size;
     while (first_[slot] != 0 && first_[slot] != h) slot = (slot + 1) % table_size;
     if (first_[slot] == 0) continue;

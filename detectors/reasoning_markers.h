@@ -49,6 +49,14 @@ class reasoning_matcher {
   std::array<std::uint64_t, table_size> first_{};
   std::array<std::uint16_t, table_size> begin_{};
   std::array<std::uint16_t, table_size> end_{};
+  // One bit per first word, indexed by the top bits of its hash: nearly every word of a prompt
+  // starts no phrase, and this turns it away with one load and a branch that is rarely taken.
+  static constexpr unsigned filter_bits = 12;
+  std::array<std::uint64_t, (std::size_t{1} << filter_bits) / 64> filter_{};
+  bool may_start(std::uint64_t h) const {
+    const std::uint64_t i = h >> (64 - filter_bits);
+    return (filter_[i / 64] >> (i % 64) & 1) != 0;
+  }
 };
 
 }  // namespace dg::detectors

@@ -107,29 +107,40 @@ constexpr std::uint64_t slot = 0x2a2a2a2a2a2a2a2aULL;
 
 skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* text) {
   // Only the first head_tokens and the last tail_tokens matter: a fixed array and a ring, no heap.
-  std::array<std::uint64_t, head_tokens> head{};
-  std::array<std::uint8_t, head_tokens> head_kept{};
-  std::array<std::uint64_t, tail_tokens> ring{};
-  std::array<std::uint8_t, tail_tokens> ring_kept{};
+  // Both are written at every word and advanced only when the word is a token, so that whether a
+  // word is kept, masked, an article or the continuation of a masked run (which alternate as
+  // unpredictably as the words of a text) decides counts, not branches. The head's extra slot
+  // takes writes past it; the ring has room for two more than the tail, so the slot written
+  // ahead of a token never holds one of the last tail_tokens.
+  constexpr std::size_t ring_size = 8;
+  static_assert(ring_size >= tail_tokens + 2 && std::has_single_bit(ring_size));
+  std::array<std::uint64_t, head_tokens + 1> head{};
+  std::array<std::uint8_t, head_tokens + 1> head_kept{};
+  std::array<std::uint64_t, ring_size> ring{};
+  std::array<std::uint8_t, ring_size> ring_kept{};
   std::size_t n = 0;
   bool last_kept = true;
   if (text) text->clear();
-  auto push = [&](std::uint64_t h, bool k, std::string_view w) {
-    if (!k && n > 0 && !last_kept) return;  // a run of masks is one slot
-    if (n < head_tokens) {
-      head[n] = h;
-      head_kept[n] = k;
-    }
-    ring[n % tail_tokens] = h;
-    ring_kept[n % tail_tokens] = k;
-    ++n;
-    last_kept = k;
-    if (text) {
+  // `skip`: an article, or a masked word after a masked token (a run of masks is one slot).
+  auto push = [&](std::uint64_t h, bool k, bool skip, std::string_view w) __attribute__((always_inline)) {
+    skip |= !k & (n > 0) & !last_kept;
+    const std::size_t at = std::min(n, head_tokens);
+    head[at] = h;
+    head_kept[at] = k;
+    ring[n % ring_size] = h;
+    ring_kept[n % ring_size] = k;
+    n += !skip;
+    last_kept = skip ? last_kept : k;
+    if (text && !skip) {
       if (!text->empty()) text->push_back(' ');
       text->append(k ? w : std::string_view("*"));
     }
   };
   const common_hashes& common = common_hashes::for_seed(seed);
+  // The articles' hashes: an article goes with whatever fills a slot ("of Rome", "of the Ming
+  // dynasty"), so it is not a template word.
+  const std::uint64_t article_a = word_hash("a", seed), article_an = word_hash("an", seed),
+                      article_the = word_hash("the", seed);
   bool sentence_start = true;
   std::array<char, 24 + 8> lower{};  // 8 bytes past the longest word: hashed by whole loads
   const std::size_t len = raw.size();
@@ -141,7 +152,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     if (c == '"' || c == '`') {
       std::size_t close = raw.find(static_cast<char>(c), i + 1);
       if (close != std::string_view::npos && close - i <= max_quote) {
-        push(slot, false, {});
+        push(slot, false, false, {});
         i = close + 1;
         continue;
       }
@@ -151,7 +162,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     if (c == 0xE2 && raw.substr(i, 3) == "\xE2\x80\x9C") {  // “ ... ”
       std::size_t close = raw.find("\xE2\x80\x9D", i + 3);
       if (close != std::string_view::npos && close - i <= max_quote) {
-        push(slot, false, {});
+        push(slot, false, false, {});
         i = close + 3;
         continue;
       }
@@ -163,25 +174,18 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     }
     const std::size_t j = word_end(raw, i, seen);
     const bool digit = (seen & cls_digit) != 0, ascii_only = (seen & cls_high) == 0;
-    std::string_view w = raw.substr(i, j - i);
-    bool capital = c >= 'A' && c <= 'Z';
-    bool masked = true;
-    std::string_view lw;
-    std::uint64_t lw_hash = 0;
-    if (!digit && !(capital && !sentence_start) && ascii_only && w.size() <= lower.size() - 8) {
-      lower_ascii(raw, i, w.size(), lower.data());
-      lw = std::string_view(lower.data(), w.size());
-      lw_hash = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), lw.size(), seed);
-      masked = !common.contains(lw_hash);
+    const std::size_t size = j - i;
+    const bool capital = c >= 'A' && c <= 'Z';
+    bool kept = false, article = false;
+    std::uint64_t lw_hash = slot;
+    if (!digit && !(capital && !sentence_start) && ascii_only && size <= lower.size() - 8) {
+      lower_ascii(raw, i, size, lower.data());
+      const std::uint64_t h = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), size, seed);
+      kept = common.contains(h);
+      article = (h == article_a) | (h == article_an) | (h == article_the);
+      lw_hash = kept ? h : slot;
     }
-    if (!masked && (lw == "a" || lw == "an" || lw == "the")) {
-      // Articles go with whatever fills a slot ("of Rome", "of the Ming dynasty"): not template words.
-      sentence_start = false;
-      i = j;
-      continue;
-    }
-    if (masked) push(slot, false, {});
-    else push(lw_hash, true, lw);
+    push(lw_hash, kept, article & kept, std::string_view(lower.data(), kept ? size : 0));
     sentence_start = false;
     i = j;
     // Only the first head_tokens and the last tail_tokens count: once the head is complete, skip
@@ -190,7 +194,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     if (n >= head_tokens && jump_at > i) {
       i = jump_at;
       while (i < len && is_word_byte(static_cast<unsigned char>(raw[i]))) ++i;  // finish the cut word
-      push(slot, false, {});
+      push(slot, false, false, {});
       jump_at = 0;
     }
   }
@@ -203,8 +207,8 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       kept = head_kept[k];
       return head[k];
     }
-    kept = ring_kept[k % tail_tokens];
-    return ring[k % tail_tokens];
+    kept = ring_kept[k % ring_size];
+    return ring[k % ring_size];
   };
   auto hash_range = [&](std::size_t from, std::size_t to, std::uint64_t salt, std::uint32_t& constant) {
     std::uint64_t h = seed ^ salt;

@@ -164,7 +164,11 @@ TEST(NgramSketch, MmdFromSharedValuesEqualsEveryPairCompared) {
   EXPECT_NEAR(mean_self_kernel(z), self_by_pairs(z), 1e-12);
   EXPECT_NEAR(mmd2(x, y), mmd_by_pairs(x, y), 1e-12);
   EXPECT_NEAR(mmd2(z, x), mmd_by_pairs(z, x), 1e-12);
-  EXPECT_NEAR(mmd2_given_y(x, z, self_by_pairs(z)), mmd_by_pairs(x, z), 1e-12);
+  sketch_sample zs;
+  zs.assign(z);
+  EXPECT_NEAR(zs.self_kernel(), self_by_pairs(z), 1e-12);
+  EXPECT_NEAR(mmd2_given_y(x, zs), mmd_by_pairs(x, z), 1e-12);
+  EXPECT_NEAR(mmd2_given_y(y, zs), mmd_by_pairs(y, z), 1e-12);  // one prepared sample, many estimates
 }
 
 }  // namespace
