@@ -64,7 +64,9 @@ void feature_extractor::extract(const pb::QueryEvent& ev, pb::Features& out) {
   } else {
     shingles64_.resize(words_.size() - 2);
     for (std::size_t i = 0; i + 2 < words_.size(); ++i) {
-      shingles64_[i] = mix64(words_[i].hash ^ std::rotl(words_[i + 1].hash, 21) ^ std::rotl(words_[i + 2].hash, 42));
+      // One folded multiply: the word hashes are already mixed, and the shingle is order-sensitive.
+      shingles64_[i] = word_hash_detail::fold_mul(words_[i].hash ^ std::rotl(words_[i + 1].hash, 21) ^ word_hash_detail::k1,
+                                                  words_[i + 2].hash ^ word_hash_detail::k2);
     }
   }
   shingles32_.resize(shingles64_.size());

@@ -6,6 +6,12 @@
 namespace dg::detectors {
 namespace {
 
+// A bigram's value: one folded multiply of the two (already mixed) word hashes, order-sensitive.
+inline std::uint32_t bigram_value(std::uint64_t first, std::uint64_t second) {
+  using namespace word_hash_detail;
+  return static_cast<std::uint32_t>(fold_mul(first ^ k3, second ^ k4) >> 32);
+}
+
 // Every candidate sorted: the definition, for the rare prompt whose values repeat too much for the
 // bounded pass.
 void make_ngram_sketch_exact(std::span<const word> words, std::vector<std::uint32_t>& out,
@@ -15,7 +21,7 @@ void make_ngram_sketch_exact(std::span<const word> words, std::vector<std::uint3
     const bool content = !words[i].common;
     if (content) scratch.push_back(static_cast<std::uint32_t>(words[i].hash >> 32));
     if (i + 1 < words.size() && (content || !words[i + 1].common)) {
-      scratch.push_back(static_cast<std::uint32_t>(mix64(words[i].hash * 3 + words[i + 1].hash) >> 32));
+      scratch.push_back(bigram_value(words[i].hash, words[i + 1].hash));
     }
   }
   std::sort(scratch.begin(), scratch.end());
@@ -52,7 +58,7 @@ void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& 
     scratch[n] = static_cast<std::uint32_t>(words[i].hash >> 32);
     n += content;
     if (i + 1 < words.size()) {
-      scratch[n] = static_cast<std::uint32_t>(mix64(words[i].hash * 3 + words[i + 1].hash) >> 32);
+      scratch[n] = bigram_value(words[i].hash, words[i + 1].hash);
       n += content | !words[i + 1].common;  // bitwise: || would branch on random words
     }
   }
@@ -67,6 +73,23 @@ void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& 
       const std::uint32_t v = scratch[i];
       scratch[kept] = v;
       kept += v < bound;
+    }
+    // A tighter bound (about 1.9 x 16 values expected) usually still holds 16 distinct values,
+    // and then they are the 16 smallest: only those few are sorted.
+    std::array<std::uint32_t, 96> few;
+    if (kept <= few.size()) {
+      const std::uint64_t tight = bound * 5 / 8;
+      std::size_t f = 0;
+      for (std::size_t i = 0; i < kept; ++i) {
+        few[f] = scratch[i];
+        f += scratch[i] < tight;
+      }
+      sort_small(few.data(), f);
+      const auto d = static_cast<std::size_t>(std::unique(few.begin(), few.begin() + static_cast<std::ptrdiff_t>(f)) - few.begin());
+      if (d >= ngram_sketch_size) {
+        out.assign(few.begin(), few.begin() + static_cast<std::ptrdiff_t>(ngram_sketch_size));
+        return;
+      }
     }
   }
   sort_small(scratch.data(), kept);
@@ -212,7 +235,17 @@ void sum_kernels(std::span<const std::span<const std::uint32_t>> x, std::span<co
   std::sort(xs.begin(), xs.end());
   auto& e = entries_scratch();
   e.resize(xs.size() + y_sorted.size());
-  std::merge(xs.begin(), xs.end(), y_sorted.begin(), y_sorted.end(), e.begin());
+  // Merged without a branch on which side is smaller (as random as the hash values).
+  std::size_t i = 0, j = 0, k = 0;
+  while (i < xs.size() && j < y_sorted.size()) {
+    const entry a = xs[i], b = y_sorted[j];
+    const bool take_x = a <= b;
+    e[k++] = take_x ? a : b;
+    i += take_x;
+    j += !take_x;
+  }
+  for (; i < xs.size(); ++i) e[k++] = xs[i];
+  for (; j < y_sorted.size(); ++j) e[k++] = y_sorted[j];
   cross = static_cast<double>(empty_x) * static_cast<double>(empty_y);
   self = static_cast<double>(empty_x) * static_cast<double>(empty_x - (empty_x > 0)) / 2;
   add_runs(e, self, cross);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace dg::detectors {
@@ -70,18 +71,23 @@ void normalise_text(std::string_view raw, std::string& out) {
 }
 
 std::uint64_t word_hash(std::string_view w, std::uint64_t seed) {
-  // Eight bytes at a time (a word is short), then the splitmix finaliser.
-  std::uint64_t h = seed ^ (w.size() * 0x9e3779b97f4a7c15ULL);
+  // word_hash_padded's definition, reading no byte past the word: the last chunk is copied into
+  // a zeroed buffer first.
+  using namespace word_hash_detail;
   const auto* p = reinterpret_cast<const unsigned char*>(w.data());
   std::size_t n = w.size();
-  for (; n >= 8; n -= 8, p += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = mix64(h ^ v);
+  const std::uint64_t s = seed ^ (n * k0);
+  std::uint64_t h = s, v1, v2;
+  for (; n > 16; n -= 16, p += 16) {
+    std::memcpy(&v1, p, 8);
+    std::memcpy(&v2, p + 8, 8);
+    h = step(h, v1, v2, s);
   }
-  std::uint64_t tail = 0;
-  for (std::size_t i = 0; i < n; ++i) tail |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-  return mix64(h ^ tail ^ 0x5555555555555555ULL);
+  unsigned char last[16] = {};
+  if (n > 0) std::memcpy(last, p, n);
+  std::memcpy(&v1, last, 8);
+  std::memcpy(&v2, last + 8, 8);
+  return finish(h, v1, v2, s);
 }
 
 void split_words(std::string_view normalised, std::uint64_t seed, std::vector<word>& out,
@@ -154,18 +160,29 @@ bool is_common_word(std::string_view w) {
 
 namespace dg::detectors {
 
+bool common_hashes::try_build(std::uint64_t seed, int rotation) {
+  std::fill(std::begin(slots_), std::end(slots_), 0u);
+  rotation_ = rotation;
+  bool all = true;
+  for (std::string_view w : common_words) {
+    const std::uint64_t h = word_hash(w, seed);
+    std::uint32_t* s = slots_ + (std::rotl(h, rotation) >> (64 - bits));
+    std::size_t k = 0;
+    while (k < probes && s[k] != 0 && s[k] != fingerprint(h)) ++k;
+    if (k < probes) s[k] = fingerprint(h);
+    else all = false;  // five words crowd one slot's four places
+  }
+  return all;
+}
+
 void common_hashes::build(std::uint64_t seed) {
   seed_ = seed;
   built_ = true;
-  std::fill(std::begin(slots_), std::end(slots_), 0u);
-  for (std::string_view w : common_words) {
-    const std::uint64_t h = word_hash(w, seed);
-    std::uint32_t* s = slots_ + (h >> (64 - bits));
-    std::size_t k = 0;
-    while (k < probes && s[k] != 0 && s[k] != fingerprint(h)) ++k;
-    // A quarter full, four slots: a seed whose hashes crowd five words on one slot is
-    // astronomically unlikely; if it happens the word is not recognised (a content word).
-    if (k < probes) s[k] = fingerprint(h);
+  // An eighth full: a crowded slot is rare, and another choice of high bits (kept above the
+  // fingerprint's low 32, so a false yes still needs a 64-bit collision) clears it. Should every
+  // choice fail, the last table stands and the words that found no room count as content words.
+  for (int rotation : {0, 5, 11, 17, 22}) {
+    if (try_build(seed, rotation)) return;
   }
 }
 

@@ -5,6 +5,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -38,26 +39,54 @@ inline std::uint64_t mix64(std::uint64_t h) {
   return h;
 }
 
-// word_hash of the n bytes at p, when at least 8 bytes past p + n may be read: whole 8-byte
-// loads, the last one masked (no loop over the tail bytes).
+namespace word_hash_detail {
+
+__extension__ using u128 = unsigned __int128;
+
+// The two halves of the 128-bit product, folded (wyhash's mixing step): one multiply spreads
+// every input bit over the result.
+inline std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) {
+  const u128 p = static_cast<u128>(a) * b;
+  return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+}
+
+// The low k bytes (k in 0..8), without a branch or a shift by 64.
+inline std::uint64_t bytes_mask(std::size_t k) {
+  return ((std::uint64_t{1} << (8 * (k & 7))) - 1) | (std::uint64_t{0} - (k >> 3));
+}
+
+inline constexpr std::uint64_t k0 = 0x9e3779b97f4a7c15ULL, k1 = 0xa0761d6478bd642fULL,
+                                k2 = 0xe7037ed1a0b428dbULL, k3 = 0x8ebc6af09c88c6e3ULL,
+                                k4 = 0x589965cc75374cc3ULL;
+
+// A word's hash from its last (up to 16) bytes, v1 and v2 masked, after `h` took the rest.
+inline std::uint64_t finish(std::uint64_t h, std::uint64_t v1, std::uint64_t v2, std::uint64_t s) {
+  return fold_mul(fold_mul(v1 ^ h ^ k1, v2 ^ s ^ k2) ^ k3, s ^ k4);
+}
+
+// Folds in 16 bytes of a longer word.
+inline std::uint64_t step(std::uint64_t h, std::uint64_t v1, std::uint64_t v2, std::uint64_t s) {
+  return fold_mul(v1 ^ h ^ k1, v2 ^ s ^ k2);
+}
+
+}  // namespace word_hash_detail
+
+// word_hash of the n bytes at p, when the 16 bytes from the start of the last 16-byte chunk may be
+// read (16 bytes of padding past p + n suffice): whole 8-byte loads, masked, and two multiplies.
+// Nearly every word fits in one chunk, so no branch depends on the word's length.
 inline std::uint64_t word_hash_padded(const unsigned char* p, std::size_t n, std::uint64_t seed) {
-  std::uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-  if (n < 8) {  // most words: one masked load, one mix
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return mix64(h ^ (v & (~0ULL >> (64 - 8 * n))) ^ 0x5555555555555555ULL);
+  using namespace word_hash_detail;
+  const std::uint64_t s = seed ^ (n * k0);
+  std::uint64_t h = s, v1, v2;
+  for (; n > 16; n -= 16, p += 16) [[unlikely]] {
+    std::memcpy(&v1, p, 8);
+    std::memcpy(&v2, p + 8, 8);
+    h = step(h, v1, v2, s);
   }
-  for (; n >= 8; n -= 8, p += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = mix64(h ^ v);
-  }
-  std::uint64_t tail = 0;
-  if (n > 0) {
-    std::memcpy(&tail, p, 8);
-    tail &= ~0ULL >> (64 - 8 * n);
-  }
-  return mix64(h ^ tail ^ 0x5555555555555555ULL);
+  std::memcpy(&v1, p, 8);
+  std::memcpy(&v2, p + 8, 8);
+  const std::size_t first = n < 8 ? n : 8;
+  return finish(h, v1 & bytes_mask(first), v2 & bytes_mask(n - first), s);
 }
 
 // Whether a normalised word is one of the few hundred most common English words (function
@@ -71,22 +100,26 @@ class common_hashes {
   // The table for `seed`, built once per seed and thread (an analyzer thread uses one seed).
   static const common_hashes& for_seed(std::uint64_t seed);
   // Four slots compared without branches (common and content words alternate unpredictably in
-  // text), in a 4 KiB table that stays in the first-level cache.
+  // text), in an 8 KiB table that stays in the first-level cache.
   bool contains(std::uint64_t h) const {
-    const std::uint32_t* s = slots_ + (h >> (64 - bits));
+    const std::uint32_t* s = slots_ + (std::rotl(h, rotation_) >> (64 - bits));
     const std::uint32_t f = fingerprint(h);
     return ((s[0] == f) | (s[1] == f) | (s[2] == f) | (s[3] == f)) != 0;
   }
 
  private:
-  static constexpr unsigned bits = 10;
+  static constexpr unsigned bits = 11;
   static constexpr std::size_t size = std::size_t{1} << bits;
   static constexpr std::size_t probes = 4;
-  // The low 32 bits (the slot comes from the top ones), never 0 (0 marks an empty slot).
+  // The low 32 bits (the slot comes from the high ones), never 0 (0 marks an empty slot).
   static std::uint32_t fingerprint(std::uint64_t h) { return static_cast<std::uint32_t>(h) | 1u; }
   void build(std::uint64_t seed);
+  bool try_build(std::uint64_t seed, int rotation);
   std::uint64_t seed_ = 0;
   bool built_ = false;
+  // Which high bits choose the slot: the first rotation under which every common word finds
+  // room in its four slots (nearly always 0).
+  int rotation_ = 0;
   std::uint32_t slots_[size + probes - 1] = {};  // a word lives in one of the four slots from its own
 };
 

@@ -90,6 +90,30 @@ TEST(TextNormalise, CommonWordByHashAgreesWithCommonWordByText) {
   EXPECT_FALSE(is_common_hash(word_hash("volcano", 99), 99));
 }
 
+// The common-word table finds room for every common word whatever the seed (a seed that crowds
+// five words on one slot takes other high bits of the hash).
+TEST(TextNormalise, CommonWordTableHoldsEveryCommonWordForManySeeds) {
+  DG_REQUIRE_DATASETS();
+  std::set<std::string> common, content;
+  std::string norm;
+  std::vector<word> ws;
+  for (const auto& q : testing::questions()) {
+    normalise_text(q, norm);
+    split_words(norm, 1, ws);
+    for (const auto& w : ws) (is_common_word(w.text) ? common : content).emplace(w.text);
+    if (common.size() > 150 && content.size() > 2000) break;
+  }
+  ASSERT_GT(common.size(), 100u);
+  for (std::uint64_t s = 0; s < 2000; ++s) {
+    const std::uint64_t k = mix64(s);
+    for (const auto& w : common) ASSERT_TRUE(is_common_hash(word_hash(w, k), k)) << w << " seed " << k;
+  }
+  for (std::uint64_t s = 0; s < 20; ++s) {
+    const std::uint64_t k = mix64(s);
+    for (const auto& w : content) ASSERT_FALSE(is_common_hash(word_hash(w, k), k)) << w << " seed " << k;
+  }
+}
+
 TEST(SimHash, BitCountAgreesWithPopcount) {
   std::uint64_t r = 11;
   for (std::uint64_t x : {0ULL, ~0ULL, 1ULL, 1ULL << 63, 0x8000000000000001ULL}) EXPECT_EQ(bit_count(x), std::popcount(x));

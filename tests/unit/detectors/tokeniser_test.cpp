@@ -108,7 +108,7 @@ TEST(NgramSketch, IsTheSmallestDistinctValues) {
     for (std::size_t i = 0; i < ws.size(); ++i) {
       if (!ws[i].common) all.push_back(static_cast<std::uint32_t>(ws[i].hash >> 32));
       if (i + 1 < ws.size() && !(ws[i].common && ws[i + 1].common)) {
-        all.push_back(static_cast<std::uint32_t>(mix64(ws[i].hash * 3 + ws[i + 1].hash) >> 32));
+        all.push_back(static_cast<std::uint32_t>(word_hash_detail::fold_mul(ws[i].hash ^ word_hash_detail::k3, ws[i + 1].hash ^ word_hash_detail::k4) >> 32));
       }
     }
     std::sort(all.begin(), all.end());
