@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -46,8 +48,16 @@ struct client_state {
   std::string cluster;
   verdict in_force = verdict::allow;  // last verdict audited and published
   micros in_force_since = 0;
-  double published_risk = -1;
+  std::optional<table_entry> published;  // what readers of the verdict table last got
 };
+
+// Whether readers must be given `e` in place of `was`: anything but the risk changed, or the risk
+// moved by 0.01 (throttle rates scale with it at that resolution).
+bool republish(const std::optional<table_entry>& was, const table_entry& e) {
+  return !was || was->base != e.base || was->listed != e.listed || was->overridden != e.overridden ||
+         was->override_to != e.override_to || was->override_expires != e.override_expires ||
+         std::fabs(was->risk - e.risk) >= 0.01;
+}
 
 }  // namespace
 
@@ -187,10 +197,12 @@ class policy::impl {
     if (plain) {
       table_.erase(id);
       counts_[static_cast<int>(s.in_force)].fetch_sub(1, std::memory_order_relaxed);
-      clients_.erase(id);
+      // By iterator: `id` may be the key of the very element erased (for_each_client passes it).
+      clients_.erase(clients_.find(id));
       return d;
     }
-    // Republish when what readers see changes (risk at 0.01 resolution for throttle scaling).
+    // Republish only when what readers see changes: a write copies the table's shard, and the
+    // policy settles every tracked client on every advance.
     table_entry e;
     e.base = listed(id) ? list_verdict(id) : s.by_risk;
     e.risk = s.risk;
@@ -200,24 +212,24 @@ class policy::impl {
       e.override_to = s.ovr->to;
       e.override_expires = s.ovr->expires_micros;
     }
-    if (d.changed || std::fabs(s.risk - s.published_risk) >= 0.01 || cause != "risk") {
+    if (republish(s.published, e)) {
       table_.put(id, e);
-      s.published_risk = s.risk;
+      s.published = e;
     }
     return d;
   }
 
   // Finds or creates a client's state. A new one starts at the verdict in
   // force for an untracked client (allow, or its list's verdict).
-  // Calls fn(id, state) for every tracked client. settle() may forget the client it is given,
-  // so the ids are copied first. REQUIRES: mu_ held.
+  // Calls fn(id, state) for every tracked client. settle() may forget the client it is given;
+  // erasing an element leaves the iterators to the others valid, so the next one is taken first.
+  // REQUIRES: mu_ held.
   template <class Fn>
   void for_each_client(Fn fn) {
-    std::vector<std::string> ids;
-    ids.reserve(clients_.size());
-    for (const auto& [id, s] : clients_) ids.push_back(id);
-    for (const auto& id : ids) {
-      if (auto it = clients_.find(id); it != clients_.end()) fn(id, it->second);
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      auto next = std::next(it);
+      fn(it->first, it->second);
+      it = next;
     }
   }
 
