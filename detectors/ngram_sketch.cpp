@@ -45,6 +45,20 @@ void sort_small(std::uint32_t* v, std::size_t n) {
   }
 }
 
+// Sorts n (at most 96) values spread evenly over [0, limit): a counting pass by the top bits
+// leaves them nearly in order, and insertion sort then moves few of them (few mispredictions).
+void sort_uniform(std::uint32_t* v, std::size_t n, std::uint64_t limit) {
+  constexpr std::size_t buckets = 64;
+  std::array<std::uint8_t, buckets + 1> start{};
+  std::array<std::uint32_t, 96> tmp;
+  auto bucket = [&](std::uint32_t x) { return static_cast<std::size_t>(std::uint64_t{x} * buckets / limit); };
+  for (std::size_t i = 0; i < n; ++i) ++start[bucket(v[i]) + 1];
+  for (std::size_t b = 0; b < buckets; ++b) start[b + 1] = static_cast<std::uint8_t>(start[b + 1] + start[b]);
+  for (std::size_t i = 0; i < n; ++i) tmp[start[bucket(v[i])]++] = v[i];
+  std::copy(tmp.begin(), tmp.begin() + static_cast<std::ptrdiff_t>(n), v);
+  sort_small(v, n);
+}
+
 }  // namespace
 
 void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& out,
@@ -84,7 +98,7 @@ void make_ngram_sketch(std::span<const word> words, std::vector<std::uint32_t>& 
         few[f] = scratch[i];
         f += scratch[i] < tight;
       }
-      sort_small(few.data(), f);
+      sort_uniform(few.data(), f, tight);
       const auto d = static_cast<std::size_t>(std::unique(few.begin(), few.begin() + static_cast<std::ptrdiff_t>(f)) - few.begin());
       if (d >= ngram_sketch_size) {
         out.assign(few.begin(), few.begin() + static_cast<std::ptrdiff_t>(ngram_sketch_size));
