@@ -41,6 +41,15 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       out.groups_.push_back({"(none)", "."});
       continue;
     }
+    if (pos == "%serialcomma") {
+      if (line.substr(tab + 1) != "," || out.has_serial_comma())
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": %serialcomma<TAB>, once");
+      out.serial_comma_ = static_cast<std::uint32_t>(out.groups_.size());
+      out.seeds_.push_back(hash64("%serialcomma,,,", 0x77a7e3a4c5d1ULL));
+      out.mixed_.push_back(0);
+      out.groups_.push_back({"(none)", ","});
+      continue;
+    }
     if (pos.starts_with('@')) {
       status st = parse_rule(pos.substr(1), line.substr(tab + 1), out);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());

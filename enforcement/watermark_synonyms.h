@@ -168,6 +168,14 @@ class synonym_table {
   bool has_item_stop() const { return item_stop_ != UINT32_MAX; }
   std::uint32_t item_stop_group() const { return item_stop_; }
 
+  // ---- the serial comma ("%serialcomma<TAB>,"): the last item of a list is
+  // joined by "and" or "or" with a comma before it or without one ("apples,
+  // pears, and plums" / "apples, pears and plums"), as the key prefers after
+  // the word before the comma (see word_scanner). Its group has the members
+  // {"(none)", ","}. A table without the line has no such position.
+  bool has_serial_comma() const { return serial_comma_ != UINT32_MAX; }
+  std::uint32_t serial_comma_group() const { return serial_comma_; }
+
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
   std::uint64_t group_seed(std::uint32_t g) const { return seeds_[g]; }
@@ -217,6 +225,7 @@ class synonym_table {
   std::vector<std::vector<std::string>> groups_;
   std::vector<unit> units_;
   std::uint32_t item_stop_ = UINT32_MAX;
+  std::uint32_t serial_comma_ = UINT32_MAX;
   static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
     const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
     const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;

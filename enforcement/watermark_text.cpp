@@ -34,6 +34,27 @@ bool word_scanner::list_marker(std::string_view r) {
   return true;
 }
 
+int word_scanner::clause_opener(std::string_view r) {
+  char low[12];
+  std::size_t n = 0;
+  while (n < r.size() && n < sizeof low && letter(r[n])) {
+    low[n] = static_cast<char>(r[n] | 0x20);
+    ++n;
+  }
+  if (n < r.size() && letter(r[n])) return 0;  // longer than any of them
+  const std::string_view w(low, n);
+  for (std::string_view x : {"i", "we", "you", "he", "she", "it", "they", "this", "that", "these", "those", "there",
+                             "which", "who"})
+    if (w == x) return 1;
+  for (std::string_view x : {"such", "as", "like", "including", "during", "when", "while", "if", "after", "before",
+                             "since", "because", "although", "though", "once", "whether", "unless", "until", "where",
+                             "in", "on", "at", "for", "with", "by", "from", "to", "into", "under", "over", "through",
+                             "within", "without", "however", "also", "then", "thus", "therefore", "so", "but", "and",
+                             "or", "nor", "yet", "instead", "finally", "first", "next", "now", "today"})
+    if (w == x) return 2;
+  return 0;
+}
+
 bool word_scanner::abbreviation(std::string_view r) {
   char low[8];
   const std::size_t n = r.size();

@@ -29,6 +29,19 @@
 // before its last run; an abbreviation ("etc.", "Inc.") is no position. A
 // stream knows a run is the line's last only when a line break follows it in
 // the text at hand, or the text ends there (finish()).
+// With the table's serial comma (synonym_table::has_serial_comma), the run
+// before an "and" or "or" that ends a list is a position too: a comma is
+// written after it or not as the key prefers after that run's last word
+// ("apples, pears, and plums" / "apples, pears and plums"). A list is read the
+// same whichever way it is written: in the sentence (or the part of it since a
+// ';') a comma closed an earlier segment of at most four runs, not a first
+// segment of one run ("However, we left and slept") nor one opened by a
+// preposition or a conjunction ("During the day, the stars and moon"), and the
+// last item is one to three runs that do not open with a pronoun, a
+// contraction unit, a preposition or a conjunction ("..., we left and slept",
+// "..., such as icons and widgets"); the run itself ends in a letter, holds no
+// digit, code or dot, and " and " or " or " follows it on its line. After the position
+// the list goes on as if the comma were there.
 // A contraction unit of the table ("do not" / "don't", synonym_table::unit) is
 // one position over both its words, keyed on the word before it; the word after
 // it sees the unit's last word ("not") whichever way it is written. A stream
@@ -68,6 +81,8 @@ class word_scanner {
   std::uint64_t changed() const { return changed_; }
   // Item stops written or taken away (not words: changed() does not count them).
   std::uint64_t stops_changed() const { return stops_changed_; }
+  // Serial commas written or taken away (not words either).
+  std::uint64_t commas_changed() const { return commas_changed_; }
 
   // The next scan() ends the whole text: its last line ends with it.
   void last_piece() { last_piece_ = true; }
@@ -140,12 +155,39 @@ class word_scanner {
   static bool unit_may_precede(const synonym_table::unit& u, std::string_view next);
   // Whether the run `r` opens a list item: "-", "*", "+", a bullet, or one to three digits and "." or ")".
   static bool list_marker(std::string_view r);
+  // Whether the run `r` is a word that opens a clause or a phrase rather than a list
+  // item: 1, a pronoun ("we", "It", "this,"); 2, a preposition, a conjunction or a
+  // connective ("such", "During", "and", "however,"); 0, neither.
+  static int clause_opener(std::string_view r);
+  // Whether `rest` (the text after a run) starts with " and" or " or" and a blank.
+  bool conjunction_follows(std::string_view rest) const {
+    std::size_t n = 0;
+    if (rest.size() >= 4 && rest[0] == ' ' && rest[1] == 'a' && rest[2] == 'n' && rest[3] == 'd') n = 4;
+    else if (rest.size() >= 3 && rest[0] == ' ' && rest[1] == 'o' && rest[2] == 'r') n = 3;
+    if (n == 0) return false;
+    return rest.size() > n ? space(rest[n]) : last_piece_;
+  }
   // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
   // never takes one: no position, whether the period is there or not.
   static bool abbreviation(std::string_view r);
   // The run `r`, which ends the line of a list item: its closing period as the key prefers.
   template <class Choose>
   void item_stop(std::string_view r, writer& w, Choose&& choose);
+  // The serial comma after the run `r` (see above), followed by `rest`; keeps
+  // the state of the list in this sentence. `ends_sentence`: `r` ends one.
+  template <class Choose>
+  void serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence, writer& w,
+                    Choose&& choose);
+  void reset_list() {
+    list_commas_ = 0;
+    seg_runs_ = 0;
+    last_seg_runs_ = 0xff;
+    seg_first_ = true;
+  }
+  // A contraction unit (or the first word of any unit) is one run of the list's segment.
+  void list_unit_run() {
+    if (seg_runs_ < 0xff && ++seg_runs_ == 1) seg_opener_ = 1;
+  }
   template <class Choose>
   bool scan_unit(std::string_view text, std::size_t& i, std::string_view r, std::size_t lead, writer& w,
                  Choose&& choose);
@@ -196,7 +238,13 @@ class word_scanner {
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
-  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0;
+  // The list in this sentence (serial comma): commas that closed a segment, the runs
+  // of this segment and of the one before (0xff: none), whether this one is the
+  // sentence's first and opens with a pronoun.
+  std::uint8_t list_commas_ = 0, seg_runs_ = 0, last_seg_runs_ = 0xff;
+  std::uint8_t seg_opener_ = 0;  // clause_opener() of the segment's first run
+  bool seg_first_ = true;
+  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0, commas_changed_ = 0;
 };
 
 // Streams text through the marker, holding back the last unfinished run (at
@@ -250,6 +298,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
         item_ = false;
         sentence_start_ = true;
         in_inline_ = false;
+        reset_list();
       }
       ++i;
       mid_run_ = false;
@@ -277,6 +326,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       line_start_ = false;
       sentence_start_ = true;
       clear_prev();
+      reset_list();
       continue;
     }
     const bool line_first = line_start_;
@@ -286,6 +336,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     if (line_first) item_ = opens_item;
     if ((flags & c_letter) && !in_inline_ && table_->has_units() && scan_unit(text, i, r, lead, w, choose)) {
       sentence_start_ = false;
+      if (table_->has_serial_comma()) list_unit_run();
       continue;
     }
     scan_run(r, flags, text.substr(i), w, choose);
@@ -301,6 +352,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       ends_sentence = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
       sentence_start_ = ends_sentence;
     }
+    if (table_->has_serial_comma()) serial_comma(r, flags, text.substr(i), ends_sentence, w, choose);
     if (item_ && !opens_item) {
       // The line's last run (a line break, or the end of the whole text, after
       // it) is a position; a sentence that ends before it ends the item.
@@ -403,6 +455,45 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   set_prev(u->second.empty() ? u->first : u->second);
   i = end;
   return true;
+}
+
+template <class Choose>
+void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence,
+                                writer& w, Choose&& choose) {
+  if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
+  if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
+  const bool comma = r.back() == ',';
+  if (seg_runs_ < 0xff && ++seg_runs_ == 1) seg_opener_ = static_cast<std::uint8_t>(clause_opener(r));
+  const std::size_t core = r.size() - (comma ? 1 : 0);
+  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) && list_commas_ > 0 &&
+      seg_runs_ <= 3 && seg_opener_ == 0 && last_seg_runs_ <= 4 && conjunction_follows(rest)) {
+    ++eligible_;
+    const std::uint32_t observed = comma ? 1 : 0;
+    const std::uint32_t m =
+        choose(prev(), synonym_table::hit{table_->serial_comma_group(), static_cast<std::uint8_t>(observed)}, r);
+    if (m != observed) {
+      ++commas_changed_;
+      const auto at = static_cast<std::size_t>(r.data() - w.text.data()) + core;
+      if (m == 1) w.replace(at, at).push_back(',');
+      else w.replace(at, at + 1);
+    }
+  } else if (!comma) {
+    return;
+  } else if ((seg_first_ && seg_runs_ == 1) || seg_opener_ == 2) {
+    // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
+    // opening word, or a phrase that a preposition or a conjunction opens, is no list
+    // item; a list starts after it.
+    list_commas_ = 0;
+    last_seg_runs_ = 0xff;
+    seg_runs_ = 0;
+    seg_first_ = false;
+    return;
+  }
+  // The segment ends with its comma (written or not, at a position).
+  if (list_commas_ < 0xff) ++list_commas_;
+  last_seg_runs_ = seg_runs_;
+  seg_runs_ = 0;
+  seg_first_ = false;
 }
 
 template <class Choose>

@@ -16,6 +16,13 @@ namespace {
 
 const mark_key key = derive_mark_key("secret", "client-7", 1);
 
+std::shared_ptr<const synonym_table> old_table_v6() {
+  auto t = std::make_shared<synonym_table>();
+  EXPECT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v6.tsv", *t)
+                  .is_ok());
+  return t;
+}
+
 std::string mark(std::string_view text) {
   text_marker m(*synonym_table::builtin(), key);
   return m.mark(text);
@@ -567,6 +574,43 @@ TEST(Marker, StreamingItemStops) {
   }
 }
 
+// The comma before the "and" that ends a list is written or not as the key
+// prefers after the word before it (a table with "%serialcomma"); the list is
+// read the same either way, and a pair after a clause, an opening word or a
+// phrase ("However, ...", "such as icons and widgets") is no list.
+TEST(Marker, SerialCommasOnlyInLists) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%serialcomma\t,\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(t.has_serial_comma());
+  const std::string kept = " However, we left and slept. It uses graphical elements, such as icons and widgets."
+                           " During the day, the stars and moon hide. It has 3, 4 and 5. Keep `a, b and c` as is."
+                           " Buy eggs, milk\nand bread.";
+  const std::string text = "Buy apples, pears, and plums. Pack tents, big ropes and maps;" + kept;
+  std::set<std::string> first, second;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    const std::string out = m.mark(text);
+    EXPECT_NE(out.find(kept), std::string::npos) << out;
+    first.insert(out.substr(0, out.find('.')));
+    second.insert(out.substr(out.find("Pack"), out.find(';') - out.find("Pack")));
+    EXPECT_EQ(m.scanner().eligible(), 3u) << out;  // two lists' last commas and "big"
+    // The detector sees the same positions, and every one carries the key's choice.
+    const auto pos = collect_positions(t, out);
+    ASSERT_EQ(pos.size(), 3u) << out;
+    for (const auto& p : pos)
+      EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+  }
+  EXPECT_EQ(first, (std::set<std::string>{"Buy apples, pears, and plums", "Buy apples, pears and plums"}));
+  EXPECT_EQ(second.size(), 4u);  // "big" / "large", with and without the comma
+  // A table without the line (every table before v7) leaves lists as they are.
+  EXPECT_EQ(text_marker(*old_table_v6(), key).mark("Buy apples, pears, and plums.\n"), "Buy apples, pears, and plums.\n");
+  EXPECT_TRUE(synonym_table::builtin()->has_serial_comma());
+  synonym_table twice;
+  EXPECT_FALSE(synonym_table::parse("%serialcomma\t,\n%serialcomma\t,\na\tbig,large\n", twice).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%serialcomma\t;\na\tbig,large\n", twice).is_ok());
+}
+
 // The detector reads a text that starts like JSON too: a '{' at its head (an
 // answer at the head of many joined together, or one put there to evade) does
 // not hide the rest. The marker still leaves a JSON-looking answer whole.
@@ -628,7 +672,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
-  // 568 and 539 (v5: 507 and 497).
+  // 568 and 539 (v5: 507 and 497); v7 (serial commas): 574 and 546.
   EXPECT_GE(found(issue, false), 19u);
   EXPECT_GE(found(issue, true), 19u);
   for (const auto* tot : {&met, &issue})
