@@ -12,7 +12,8 @@
 // next to a quote or an apostrophe (a word mentioned, "the word 'large'"; a
 // possessive or a contraction, "people's"), and lies outside:
 //   * fenced code (``` or ~~~ at the start of a line, to the closing fence),
-//   * inline code (between backticks, reset at a line end),
+//   * inline code (between backticks, reset at a line end; from table v7 on, a
+//     backtick that none closes on its line opens none),
 //   * any whitespace-separated run holding a digit, one of / \ _ @ # $ % ^ & = + < > { } [ ] | ~,
 //     or a '.' or ':' followed by a letter (URLs, domains, paths, file names, identifiers,
 //     numbers, markup),
@@ -520,6 +521,14 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
   if (flags & c_tick) {
     for (const char c : r)
       if (c == '`') in_inline_ = !in_inline_;
+    // A backtick that no other closes on its line is a backtick, not code (as in
+    // Markdown): the rest of the line is read. Tables from v7 on (those with a
+    // serial comma); a stream that has not seen the line's end reads code.
+    if (in_inline_ && table_->has_serial_comma()) {
+      const std::size_t nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      if (line.find('`') == std::string_view::npos && (nl != std::string_view::npos || last_piece_)) in_inline_ = false;
+    }
     bad = true;
   }
   if (!bad && (flags & c_dot)) {

@@ -629,6 +629,23 @@ TEST(Detector, LeadingJsonHidesNothing) {
   EXPECT_EQ(mark("[x] " + prose), "[x] " + prose);
 }
 
+// A backtick that none closes on its line is no code (as in Markdown): one put
+// in by an edit, in answers joined on one line, does not hide the rest of the
+// text from the detector (it did, before table v7). Code between two stays whole.
+TEST(Detector, AStrayBacktickHidesNothing) {
+  auto t = synonym_table::builtin();
+  const std::string prose = "Students often require large cars and quickly build big houses.";
+  const auto alone = collect_positions(*t, prose);
+  ASSERT_GT(alone.size(), 2u);
+  EXPECT_EQ(collect_positions(*t, "Run it ` then. " + prose).size(), alone.size());
+  EXPECT_EQ(collect_positions(*t, "Run it ```then. " + prose).size(), alone.size());
+  EXPECT_EQ(collect_positions(*t, "Run `it then. " + prose + "`").size(), 0u);  // closed: code
+  EXPECT_EQ(mark("Keep `" + prose + "` as is."), "Keep `" + prose + "` as is.");
+  EXPECT_EQ(mark("` " + prose + "\n"), "` " + mark(prose + "\n"));
+  // Under table v6 the rest of the line still reads as code.
+  EXPECT_EQ(collect_positions(*old_table_v6(), "Run it ` then. " + prose).size(), 0u);
+}
+
 // A word in quotes is mentioned, not used ("the word 'large'"); one with an
 // apostrophe is a possessive or a contraction ("people's"): neither moves.
 TEST(Marker, QuotedWordsAndPossessivesAreNotPositions) {
@@ -672,9 +689,9 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
-  // 568 and 539 (v5: 507 and 497); v7 (serial commas): 574 and 546.
-  EXPECT_GE(found(issue, false), 19u);
-  EXPECT_GE(found(issue, true), 19u);
+  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks): 574 and 548.
+  EXPECT_GE(found(issue, false), 20u);
+  EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
     for (const auto& r : tot->trials) {
       EXPECT_TRUE(r.ranked_first);
