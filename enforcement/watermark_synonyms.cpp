@@ -27,8 +27,18 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     if (tab == std::string_view::npos)
       return status::corruption("synonyms line " + std::to_string(line_no) + ": no tab");
     std::string_view pos = line.substr(0, tab);
-    if (pos == "%contract") {
-      status st = parse_unit(line.substr(tab + 1), out);
+    if (pos == "%contract" || pos.starts_with("%phrase")) {
+      std::uint8_t rule_no = 0;
+      if (pos.starts_with("%phrase@")) {
+        for (std::size_t r = 0; r < out.rule_names_.size(); ++r)
+          if (out.rule_names_[r] == pos.substr(8)) rule_no = static_cast<std::uint8_t>(r + 1);
+        if (rule_no == 0)
+          return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown rule " +
+                                    std::string(pos.substr(7)));
+      } else if (pos != "%contract" && pos != "%phrase") {
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown " + std::string(pos));
+      }
+      status st = parse_unit(line.substr(tab + 1), out, pos != "%contract", rule_no);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
       continue;
     }
@@ -179,7 +189,7 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
   return status::ok();
 }
 
-status synonym_table::parse_unit(std::string_view tokens, synonym_table& out) {
+status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bool phrase, std::uint8_t rule) {
   const std::size_t comma = tokens.find(',');
   if (comma == std::string_view::npos) return status::corruption("%contract: words,contraction");
   const std::string_view words = tokens.substr(0, comma), contracted = tokens.substr(comma + 1);
@@ -196,10 +206,18 @@ status synonym_table::parse_unit(std::string_view tokens, synonym_table& out) {
   if (!lower_word(u.first) || (space != std::string_view::npos && !lower_word(u.second)))
     return status::corruption("%contract: not one or two lower-case words of at most 7 letters: " +
                               std::string(words));
-  const std::size_t apos = contracted.find('\'');
-  if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
-      !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1)))
+  std::size_t apos = contracted.find('\'');
+  if (phrase) {
+    // Two words, or one other word without an apostrophe.
+    if (space == std::string_view::npos || !lower_word(contracted) || contracted == u.first)
+      return status::corruption("%phrase: not two words and one other word: " + std::string(tokens));
+    apos = contracted.size();
+  } else if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
+             !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1))) {
     return status::corruption("%contract: not a contraction: " + std::string(contracted));
+  }
+  u.phrase = phrase;
+  u.rule = rule;
   u.contracted = std::string(contracted);
   u.first_key = word_key7(u.first);
   u.second_key = word_key7(u.second);

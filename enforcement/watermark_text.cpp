@@ -1,5 +1,8 @@
 #include "enforcement/watermark_text.h"
 
+#include <algorithm>
+#include <array>
+
 #include "enforcement/watermark_key.h"
 
 namespace dg::enforcement {
@@ -34,24 +37,47 @@ bool word_scanner::list_marker(std::string_view r) {
   return true;
 }
 
+namespace {
+// Up to 8 lower-case letters packed into an integer (first letter lowest), so the
+// words a list's segment may open with are found by a binary search of integers.
+constexpr std::uint64_t pack8(std::string_view w) {
+  std::uint64_t v = 0;
+  for (std::size_t q = 0; q < w.size() && q < 8; ++q) v |= std::uint64_t{static_cast<unsigned char>(w[q])} << (8 * q);
+  return v;
+}
+template <std::size_t N>
+constexpr std::array<std::uint64_t, N> packed(const std::string_view (&words)[N]) {
+  std::array<std::uint64_t, N> out{};
+  for (std::size_t q = 0; q < N; ++q) out[q] = pack8(words[q]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+constexpr std::string_view pronouns[] = {"i", "we", "you", "he", "she", "it", "they", "this", "that", "these",
+                                         "those", "there", "which", "who"};
+// "including" and "therefore" (nine letters) are compared whole.
+constexpr std::string_view connectives[] = {
+    "such", "as", "like", "during", "when", "while", "if", "after", "before", "since", "because", "although",
+    "though", "once", "whether", "unless", "until", "where", "in", "on", "at", "for", "with", "by", "from", "to",
+    "into", "under", "over", "through", "within", "without", "however", "also", "then", "thus", "so", "but", "and",
+    "or", "nor", "yet", "instead", "finally", "first", "next", "now", "today"};
+constexpr auto pronoun_keys = packed(pronouns);
+constexpr auto connective_keys = packed(connectives);
+}  // namespace
+
 int word_scanner::clause_opener(std::string_view r) {
-  char low[12];
+  char low[9];
   std::size_t n = 0;
-  while (n < r.size() && n < sizeof low && letter(r[n])) {
+  while (n < r.size() && letter(r[n])) {
+    if (n == sizeof low) return 0;  // longer than any of them
     low[n] = static_cast<char>(r[n] | 0x20);
     ++n;
   }
-  if (n < r.size() && letter(r[n])) return 0;  // longer than any of them
+  if (n == 0) return 0;
   const std::string_view w(low, n);
-  for (std::string_view x : {"i", "we", "you", "he", "she", "it", "they", "this", "that", "these", "those", "there",
-                             "which", "who"})
-    if (w == x) return 1;
-  for (std::string_view x : {"such", "as", "like", "including", "during", "when", "while", "if", "after", "before",
-                             "since", "because", "although", "though", "once", "whether", "unless", "until", "where",
-                             "in", "on", "at", "for", "with", "by", "from", "to", "into", "under", "over", "through",
-                             "within", "without", "however", "also", "then", "thus", "therefore", "so", "but", "and",
-                             "or", "nor", "yet", "instead", "finally", "first", "next", "now", "today"})
-    if (w == x) return 2;
+  if (n == 9) return w == "including" || w == "therefore" ? 2 : 0;
+  const std::uint64_t k = pack8(w);
+  if (std::binary_search(pronoun_keys.begin(), pronoun_keys.end(), k)) return 1;
+  if (std::binary_search(connective_keys.begin(), connective_keys.end(), k)) return 2;
   return 0;
 }
 

@@ -185,6 +185,10 @@ class word_scanner {
     last_seg_runs_ = 0xff;
     seg_first_ = true;
   }
+  std::uint8_t segment_opener() {
+    if (seg_opener_ == unknown_opener) seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
+    return seg_opener_;
+  }
   // A contraction unit (or the first word of any unit) is one run of the list's segment.
   void list_unit_run() {
     if (seg_runs_ < 0xff && ++seg_runs_ == 1) seg_opener_ = 1;
@@ -243,7 +247,9 @@ class word_scanner {
   // of this segment and of the one before (0xff: none), whether this one is the
   // sentence's first and opens with a pronoun.
   std::uint8_t list_commas_ = 0, seg_runs_ = 0, last_seg_runs_ = 0xff;
-  std::uint8_t seg_opener_ = 0;  // clause_opener() of the segment's first run
+  static constexpr std::uint8_t unknown_opener = 0xff;
+  std::uint8_t seg_opener_ = 0;  // clause_opener() of the segment's first run (unknown_opener: not yet read)
+  std::string_view seg_run_;     // that run, while seg_opener_ is unknown_opener (in the text being scanned)
   bool seg_first_ = true;
   std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0, commas_changed_ = 0;
 };
@@ -369,6 +375,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
   }
   w.finish();
   prev();  // a word of `text` is kept lower case: `text` may not outlive this call
+  segment_opener();  // and the run that opens a list's segment is read
 }
 
 template <class Choose>
@@ -399,6 +406,7 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   }
   const std::string_view lower(low, n);
   const synonym_table::unit* u = nullptr;
+  bool one_word = false;  // a phrase's one word
   std::size_t end = i;  // the end of the unit in `text`
   if (apos > 0) {
     u = table_->unit_by_contraction(lower);
@@ -412,6 +420,13 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
         end = e;
       }
     }
+    if (!u) {
+      // A phrase written as its one word ("like").
+      u = table_->unit_by_contraction(lower);
+      if (u && !u->phrase) u = nullptr;
+      one_word = u != nullptr;
+      end = i;
+    }
   }
   if (!u) return false;
   // A capital opens a sentence, or is the pronoun I.
@@ -423,18 +438,22 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   // or the end of what is here, where a contraction may still be written out
   // in full but nothing is contracted.
   bool known = false;
+  std::string_view next;
   if (end + 1 == text.size() && text[end] != ' ') return false;
   if (end + 1 < text.size()) {
     if (text[end] != ' ' || !letter(text[end + 1])) return false;
     std::size_t e = end + 1;
     while (e < text.size() && letter(text[e])) ++e;
-    if (!unit_may_precede(*u, text.substr(end + 1, e - end - 1))) return false;
+    next = text.substr(end + 1, e - end - 1);
+    if (!unit_may_precede(*u, next)) return false;
     known = true;
   }
-  const std::uint32_t observed = apos > 0 ? 1 : 0;
+  // A phrase: lower case, the word after it at hand, and its rule.
+  if (u->phrase && (capital || !known || !table_->phrase_allowed(*u, prev(), next))) return false;
+  const std::uint32_t observed = apos > 0 || one_word ? 1 : 0;
   if (!known && observed == 0) return false;
   ++eligible_;
-  words_ += apos == 0 && u->second.empty() ? 1 : 2;
+  words_ += (apos == 0 && u->second.empty()) || one_word ? 1 : 2;
   const std::size_t begin = i - r.size();
   const std::uint32_t m = choose(prev(), synonym_table::hit{u->group, static_cast<std::uint8_t>(observed)},
                                  text.substr(begin, end - begin));
@@ -464,10 +483,13 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
   if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
   if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
   const bool comma = r.back() == ',';
-  if (seg_runs_ < 0xff && ++seg_runs_ == 1) seg_opener_ = static_cast<std::uint8_t>(clause_opener(r));
+  if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
+    seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
+    seg_opener_ = unknown_opener;
+  }
   const std::size_t core = r.size() - (comma ? 1 : 0);
   if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) && list_commas_ > 0 &&
-      seg_runs_ <= 3 && seg_opener_ == 0 && last_seg_runs_ <= 4 && conjunction_follows(rest)) {
+      seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) && segment_opener() == 0) {
     ++eligible_;
     const std::uint32_t observed = comma ? 1 : 0;
     const std::uint32_t m =
@@ -480,7 +502,7 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
     }
   } else if (!comma) {
     return;
-  } else if ((seg_first_ && seg_runs_ == 1) || seg_opener_ == 2) {
+  } else if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
     // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
     // opening word, or a phrase that a preposition or a conjunction opens, is no list
     // item; a list starts after it.

@@ -331,7 +331,7 @@ def read_curated(senses, nb):
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
-            if pos.startswith("@") or pos in ("%contract", "%itemstop", "%serialcomma"):
+            if pos.startswith(("@", "%phrase")) or pos in ("%contract", "%itemstop", "%serialcomma"):
                 rules.append((pos, words))
                 continue
             words = words.split()
@@ -502,6 +502,8 @@ def main():
     print("# the item's last word (see synonym_table::has_item_stop)")
     print("# %serialcomma<TAB>,: the comma before the \"and\" or \"or\" that ends a list is written or not")
     print("# as the key prefers after the word before it (see synonym_table::has_serial_comma)")
+    print("# %phrase@rule<TAB>words,word: a unit written as its two words or as one other word, lower case,")
+    print("# where the rule holds (such as / like; see synonym_table::unit)")
     for name, tokens in rules:
         print(f"{name}\t{tokens}")
     for p, ws in final:
