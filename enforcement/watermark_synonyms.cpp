@@ -171,7 +171,8 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
       r.lead = true;
       continue;
     }
-    const bool before = t.starts_with(">-");
+    const bool must_before = t.starts_with(">+");
+    const bool before = must_before || t.starts_with(">-");
     if (before) t.remove_prefix(2);
     const bool negated = !before && t.front() == '-';
     if (negated) t.remove_prefix(1);
@@ -179,11 +180,12 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
     for (char c : t)
       if (c < 'a' || c > 'z')
         return status::corruption("rule @" + std::string(name) + ": not a lower-case word: " + std::string(t));
-    (before ? r.not_before : negated ? r.not_after : r.after).emplace_back(t);
+    (must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after).emplace_back(t);
   }
   std::sort(r.after.begin(), r.after.end());
   std::sort(r.not_after.begin(), r.not_after.end());
   std::sort(r.not_before.begin(), r.not_before.end());
+  std::sort(r.before.begin(), r.before.end());
   out.rules_.push_back(std::move(r));
   out.rule_names_.emplace_back(name);
   return status::ok();
@@ -209,7 +211,7 @@ status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bo
   std::size_t apos = contracted.find('\'');
   if (phrase) {
     // Two words, or one other word without an apostrophe.
-    if (space == std::string_view::npos || !lower_word(contracted) || contracted == u.first)
+    if (space == std::string_view::npos || !lower_word(contracted))
       return status::corruption("%phrase: not two words and one other word: " + std::string(tokens));
     apos = contracted.size();
   } else if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
@@ -243,6 +245,8 @@ bool synonym_table::rule_holds(const rule& r, std::string_view prev, bool senten
                                std::string_view next, bool next_known) {
   if (r.comma && after != ',') return false;
   if (!r.not_before.empty() && (!next_known || std::binary_search(r.not_before.begin(), r.not_before.end(), next)))
+    return false;
+  if (!r.before.empty() && (!next_known || !std::binary_search(r.before.begin(), r.before.end(), next)))
     return false;
   if (std::binary_search(r.not_after.begin(), r.not_after.end(), prev)) return false;
   if (r.after.empty() && !r.lead) return true;

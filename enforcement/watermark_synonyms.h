@@ -48,13 +48,16 @@ class synonym_table {
   //   +comma the word must be followed directly by a comma,
   //   >-word the next word must not be this one ("need to" / "require to"):
   //          where the text at hand does not show the next word (a stream's
-  //          delta), the word is no position.
+  //          delta), the word is no position,
+  //   >+word the next word must be one of these (any of the rule's >+words),
+  //          likewise shown ("help to reduce" / "help reduce").
   // ("@lead<TAB>^,+comma": a sentence's opening connective, "Moreover, ...";
   //  "@for<TAB>for": "for example" / "for instance".)
   struct rule {
     std::vector<std::string> after;       // sorted
     std::vector<std::string> not_after;   // sorted
     std::vector<std::string> not_before;  // sorted
+    std::vector<std::string> before;      // sorted (>+word)
     bool lead = false, comma = false;
   };
 
@@ -76,7 +79,9 @@ class synonym_table {
   // takes the first whose rule holds, so every member of a group sees the same.
   const hit* alternate(const hit& h) const { return h.alt == 0 ? nullptr : &alternates_[h.alt - 1]; }
   // Whether allowed() looks at the next word for a word of hit `h`.
-  bool reads_next(const hit& h) const { return h.rule != 0 && !rules_[h.rule - 1].not_before.empty(); }
+  bool reads_next(const hit& h) const {
+    return h.rule != 0 && (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty());
+  }
 
   // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
   // '#' comments; a '!' after the part of speech marks a group that needs its

@@ -493,7 +493,7 @@ def main():
     print("# (or in two groups that both have a rule: the first whose rule holds is used);")
     print("# '!' = used only after a cue word fixing the part of speech; '@name' = only where the")
     print("# rule @name holds (@name<TAB>tokens: a previous word, -word: not after it, ^: or first of a")
-    print("# sentence, +comma: followed by a comma, >-word: not before it; see")
+    print("# sentence, +comma: followed by a comma, >-word: not before it, >+word: before one of these; see")
     print("# enforcement/watermark_synonyms.h)")
     print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
     print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")

@@ -458,6 +458,26 @@ TEST(Marker, PhrasesBothWaysWhereTheirRuleHolds) {
     }
   }
   EXPECT_EQ(seen, (std::set<std::string>{"Buy tools such as", "Buy tools like"}));
+  // A phrase whose one word is its first ("help to reduce" / "help reduce"), where the
+  // next word is one of the rule's (>+word): never "help to the poor", "help the city".
+  synonym_table h;
+  ASSERT_TRUE(synonym_table::parse("@hv\t>+reduce,>+cut\n%phrase@hv\thelp to,help\na\tbig,large\n", h).is_ok());
+  const std::string still = " Help reduce it. We help the city and help to the poor. Help to cut";
+  std::set<std::string> helped;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    for (const std::string first : {"It can help reduce costs.", "It can help to reduce costs."}) {
+      text_marker m(h, k);
+      const std::string out = m.mark(first + still);
+      EXPECT_NE(out.find(still), std::string::npos) << out;
+      EXPECT_EQ(m.scanner().eligible(), 1u) << out;
+      helped.insert(out.substr(0, out.find('.')));
+      const auto pos = collect_positions(h, out);
+      ASSERT_EQ(pos.size(), 1u) << out;
+      EXPECT_EQ(pos[0].observed, preferred_member(k, pos[0].prev, h.group_seed(pos[0].group), 2));
+    }
+  }
+  EXPECT_EQ(helped, (std::set<std::string>{"It can help reduce costs", "It can help to reduce costs"}));
   synonym_table bad;
   EXPECT_FALSE(synonym_table::parse("%phrase\tsuch,like\na\tbig,large\n", bad).is_ok());       // one word
   EXPECT_FALSE(synonym_table::parse("%phrase\tsuch as,li'ke\na\tbig,large\n", bad).is_ok());  // an apostrophe
@@ -721,7 +741,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
-  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like): 578 and 552.
+  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)): 579 and 559.
   EXPECT_GE(found(issue, false), 20u);
   EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
