@@ -36,7 +36,8 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
           return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown rule " +
                                     std::string(pos.substr(7)));
       } else if (pos != "%contract" && pos != "%phrase") {
-        return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown " + std::string(pos));
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown " +
+                                  std::string(pos));
       }
       status st = parse_unit(line.substr(tab + 1), out, pos != "%contract", rule_no);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
@@ -53,7 +54,8 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     }
     if (pos == "%serialcomma") {
       if (line.substr(tab + 1) != "," || out.has_serial_comma())
-        return status::corruption("synonyms line " + std::to_string(line_no) + ": %serialcomma<TAB>, once");
+        return status::corruption("synonyms line " + std::to_string(line_no) +
+                                  ": %serialcomma<TAB>, once");
       out.serial_comma_ = static_cast<std::uint32_t>(out.groups_.size());
       out.seeds_.push_back(hash64("%serialcomma,,,", 0x77a7e3a4c5d1ULL));
       out.mixed_.push_back(0);
@@ -180,7 +182,8 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
     for (char c : t)
       if (c < 'a' || c > 'z')
         return status::corruption("rule @" + std::string(name) + ": not a lower-case word: " + std::string(t));
-    (must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after).emplace_back(t);
+    auto& list = must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after;
+    list.emplace_back(t);
   }
   std::sort(r.after.begin(), r.after.end());
   std::sort(r.not_after.begin(), r.not_after.end());
@@ -191,7 +194,8 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
   return status::ok();
 }
 
-status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bool phrase, std::uint8_t rule) {
+status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bool phrase,
+                                 std::uint8_t rule) {
   const std::size_t comma = tokens.find(',');
   if (comma == std::string_view::npos) return status::corruption("%contract: words,contraction");
   const std::string_view words = tokens.substr(0, comma), contracted = tokens.substr(comma + 1);
@@ -212,7 +216,8 @@ status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bo
   if (phrase) {
     // Two words, or one other word without an apostrophe.
     if (space == std::string_view::npos || !lower_word(contracted))
-      return status::corruption("%phrase: not two words and one other word: " + std::string(tokens));
+      return status::corruption("%phrase: not two words and one other word: " +
+                                std::string(tokens));
     apos = contracted.size();
   } else if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
              !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1))) {
@@ -246,7 +251,8 @@ bool synonym_table::rule_holds(const rule& r, std::string_view prev, bool senten
   if (r.comma && after != ',') return false;
   if (!r.not_before.empty() && (!next_known || std::binary_search(r.not_before.begin(), r.not_before.end(), next)))
     return false;
-  if (!r.before.empty() && (!next_known || !std::binary_search(r.before.begin(), r.before.end(), next)))
+  if (!r.before.empty() &&
+      (!next_known || !std::binary_search(r.before.begin(), r.before.end(), next)))
     return false;
   if (std::binary_search(r.not_after.begin(), r.not_after.end(), prev)) return false;
   if (r.after.empty() && !r.lead) return true;

@@ -80,7 +80,8 @@ class synonym_table {
   const hit* alternate(const hit& h) const { return h.alt == 0 ? nullptr : &alternates_[h.alt - 1]; }
   // Whether allowed() looks at the next word for a word of hit `h`.
   bool reads_next(const hit& h) const {
-    return h.rule != 0 && (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty());
+    return h.rule != 0 &&
+           (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty());
   }
 
   // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
@@ -128,11 +129,11 @@ class synonym_table {
   // before the unit and the word after it sees the unit's last word ("is").
   struct unit {
     std::string first, second;  // second empty: one word ("cannot")
-    std::string contracted;     // lower case, ASCII apostrophe: "don't" (a phrase's: one word, "like")
+    std::string contracted;  // lower case, ASCII apostrophe: "don't" (a phrase's: one word, "like")
     std::uint32_t group = 0;
     std::uint64_t first_key = 0, second_key = 0;  // word_key7() of first and second
-    bool phrase = false;        // "%phrase": two words or one, lower case only, where its rule holds
-    std::uint8_t rule = 0;      // a named context rule (index + 1), 0 = none
+    bool phrase = false;    // "%phrase": two words or one, lower case only, where its rule holds
+    std::uint8_t rule = 0;  // a named context rule (index + 1), 0 = none
   };
   // ---- phrases ("%phrase@rule<TAB>such as,like"): a unit written as its two
   // words or as one other word, without an apostrophe, read like a contraction
@@ -145,7 +146,8 @@ class synonym_table {
     char low[32];
     if (next.size() > sizeof low) return false;
     for (std::size_t q = 0; q < next.size(); ++q) low[q] = static_cast<char>(next[q] | 0x20);
-    return rule_holds(rules_[u.rule - 1], prev, false, ' ', std::string_view(low, next.size()), true);
+    return rule_holds(rules_[u.rule - 1], prev, false, ' ', std::string_view(low, next.size()),
+                      true);
   }
   // A word of at most 7 bytes packed with its length into an integer (all ones
   // for a longer word, which is no unit's): units are compared by it.
@@ -240,7 +242,8 @@ class synonym_table {
   static bool rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
                          std::string_view next, bool next_known);
 
-  static status parse_unit(std::string_view tokens, synonym_table& out, bool phrase = false, std::uint8_t rule = 0);
+  static status parse_unit(std::string_view tokens, synonym_table& out, bool phrase = false,
+                           std::uint8_t rule = 0);
 
   std::vector<std::vector<std::string>> groups_;
   std::vector<unit> units_;

@@ -42,7 +42,8 @@ namespace {
 // words a list's segment may open with are found by a binary search of integers.
 constexpr std::uint64_t pack8(std::string_view w) {
   std::uint64_t v = 0;
-  for (std::size_t q = 0; q < w.size() && q < 8; ++q) v |= std::uint64_t{static_cast<unsigned char>(w[q])} << (8 * q);
+  for (std::size_t q = 0; q < w.size() && q < 8; ++q)
+    v |= std::uint64_t{static_cast<unsigned char>(w[q])} << (8 * q);
   return v;
 }
 template <std::size_t N>
@@ -52,14 +53,16 @@ constexpr std::array<std::uint64_t, N> packed(const std::string_view (&words)[N]
   std::sort(out.begin(), out.end());
   return out;
 }
-constexpr std::string_view pronouns[] = {"i", "we", "you", "he", "she", "it", "they", "this", "that", "these",
-                                         "those", "there", "which", "who"};
+constexpr std::string_view pronouns[] = {"i",    "we",   "you",   "he",    "she",   "it",    "they",
+                                         "this", "that", "these", "those", "there", "which", "who"};
 // "including" and "therefore" (nine letters) are compared whole.
 constexpr std::string_view connectives[] = {
-    "such", "as", "like", "during", "when", "while", "if", "after", "before", "since", "because", "although",
-    "though", "once", "whether", "unless", "until", "where", "in", "on", "at", "for", "with", "by", "from", "to",
-    "into", "under", "over", "through", "within", "without", "however", "also", "then", "thus", "so", "but", "and",
-    "or", "nor", "yet", "instead", "finally", "first", "next", "now", "today"};
+    "such",    "as",    "like",    "during",   "when",   "while",   "if",      "after",
+    "before",  "since", "because", "although", "though", "once",    "whether", "unless",
+    "until",   "where", "in",      "on",       "at",     "for",     "with",    "by",
+    "from",    "to",    "into",    "under",    "over",   "through", "within",  "without",
+    "however", "also",  "then",    "thus",     "so",     "but",     "and",     "or",
+    "nor",     "yet",   "instead", "finally",  "first",  "next",    "now",     "today"};
 constexpr auto pronoun_keys = packed(pronouns);
 constexpr auto connective_keys = packed(connectives);
 }  // namespace

@@ -163,8 +163,10 @@ class word_scanner {
   // Whether `rest` (the text after a run) starts with " and" or " or" and a blank.
   bool conjunction_follows(std::string_view rest) const {
     std::size_t n = 0;
-    if (rest.size() >= 4 && rest[0] == ' ' && rest[1] == 'a' && rest[2] == 'n' && rest[3] == 'd') n = 4;
-    else if (rest.size() >= 3 && rest[0] == ' ' && rest[1] == 'o' && rest[2] == 'r') n = 3;
+    if (rest.size() >= 4 && rest[0] == ' ' && rest[1] == 'a' && rest[2] == 'n' && rest[3] == 'd')
+      n = 4;
+    else if (rest.size() >= 3 && rest[0] == ' ' && rest[1] == 'o' && rest[2] == 'r')
+      n = 3;
     if (n == 0) return false;
     return rest.size() > n ? space(rest[n]) : last_piece_;
   }
@@ -177,8 +179,8 @@ class word_scanner {
   // The serial comma after the run `r` (see above), followed by `rest`; keeps
   // the state of the list in this sentence. `ends_sentence`: `r` ends one.
   template <class Choose>
-  void serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence, writer& w,
-                    Choose&& choose);
+  void serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence,
+                    writer& w, Choose&& choose);
   void reset_list() {
     list_commas_ = 0;
     seg_runs_ = 0;
@@ -186,7 +188,8 @@ class word_scanner {
     seg_first_ = true;
   }
   std::uint8_t segment_opener() {
-    if (seg_opener_ == unknown_opener) seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
+    if (seg_opener_ == unknown_opener)
+      seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
     return seg_opener_;
   }
   // A contraction unit (or the first word of any unit) is one run of the list's segment.
@@ -248,8 +251,10 @@ class word_scanner {
   // sentence's first and opens with a pronoun.
   std::uint8_t list_commas_ = 0, seg_runs_ = 0, last_seg_runs_ = 0xff;
   static constexpr std::uint8_t unknown_opener = 0xff;
-  std::uint8_t seg_opener_ = 0;  // clause_opener() of the segment's first run (unknown_opener: not yet read)
-  std::string_view seg_run_;     // that run, while seg_opener_ is unknown_opener (in the text being scanned)
+  // clause_opener() of the segment's first run (unknown_opener: not yet read), and
+  // that run while it is not (a view into the text being scanned).
+  std::uint8_t seg_opener_ = 0;
+  std::string_view seg_run_;
   bool seg_first_ = true;
   std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0, commas_changed_ = 0;
 };
@@ -359,7 +364,8 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       ends_sentence = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
       sentence_start_ = ends_sentence;
     }
-    if (table_->has_serial_comma()) serial_comma(r, flags, text.substr(i), ends_sentence, w, choose);
+    if (table_->has_serial_comma())
+      serial_comma(r, flags, text.substr(i), ends_sentence, w, choose);
     if (item_ && !opens_item) {
       // The line's last run (a line break, or the end of the whole text, after
       // it) is a position; a sentence that ends before it ends the item.
@@ -478,8 +484,8 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
 }
 
 template <class Choose>
-void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence,
-                                writer& w, Choose&& choose) {
+void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_view rest,
+                                bool ends_sentence, writer& w, Choose&& choose) {
   if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
   if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
   const bool comma = r.back() == ',';
@@ -488,17 +494,21 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
     seg_opener_ = unknown_opener;
   }
   const std::size_t core = r.size() - (comma ? 1 : 0);
-  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) && list_commas_ > 0 &&
-      seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) && segment_opener() == 0) {
+  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) &&
+      list_commas_ > 0 && seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) &&
+      segment_opener() == 0) {
     ++eligible_;
     const std::uint32_t observed = comma ? 1 : 0;
-    const std::uint32_t m =
-        choose(prev(), synonym_table::hit{table_->serial_comma_group(), static_cast<std::uint8_t>(observed)}, r);
+    const std::uint32_t m = choose(
+        prev(),
+        synonym_table::hit{table_->serial_comma_group(), static_cast<std::uint8_t>(observed)}, r);
     if (m != observed) {
       ++commas_changed_;
       const auto at = static_cast<std::size_t>(r.data() - w.text.data()) + core;
-      if (m == 1) w.replace(at, at).push_back(',');
-      else w.replace(at, at + 1);
+      if (m == 1)
+        w.replace(at, at).push_back(',');
+      else
+        w.replace(at, at + 1);
     }
   } else if (!comma) {
     return;
@@ -549,7 +559,8 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
     if (in_inline_ && table_->has_serial_comma()) {
       const std::size_t nl = rest.find('\n');
       const std::string_view line = rest.substr(0, nl);
-      if (line.find('`') == std::string_view::npos && (nl != std::string_view::npos || last_piece_)) in_inline_ = false;
+      if (line.find('`') == std::string_view::npos && (nl != std::string_view::npos || last_piece_))
+        in_inline_ = false;
     }
     bad = true;
   }

@@ -18,7 +18,8 @@ const mark_key key = derive_mark_key("secret", "client-7", 1);
 
 std::shared_ptr<const synonym_table> old_table_v6() {
   auto t = std::make_shared<synonym_table>();
-  EXPECT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v6.tsv", *t)
+  EXPECT_TRUE(synonym_table::load_file(
+                  std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v6.tsv", *t)
                   .is_ok());
   return t;
 }
@@ -438,13 +439,17 @@ TEST(Marker, ContractionsBothWays) {
 // reads it back either way, and the word after it sees "as".
 TEST(Marker, PhrasesBothWaysWhereTheirRuleHolds) {
   synonym_table t;
-  ASSERT_TRUE(synonym_table::parse("@ex\ttools,foods,>-to\n%phrase@ex\tsuch as,like\na\tbig,large\n", t).is_ok());
-  const std::string kept = " It looks like rain. Foods like to rot. I like tools. Such as it was. Tools such as."
-                           " Tools, such\nas a saw. Other such as well.";
+  ASSERT_TRUE(
+      synonym_table::parse("@ex\ttools,foods,>-to\n%phrase@ex\tsuch as,like\na\tbig,large\n", t)
+          .is_ok());
+  const std::string kept =
+      " It looks like rain. Foods like to rot. I like tools. Such as it was. Tools such as."
+      " Tools, such\nas a saw. Other such as well.";
   std::set<std::string> seen;
   for (int c = 0; c < 32; ++c) {
     const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
-    for (const std::string first : {"Buy tools such as big saws and foods like rice.", "Buy tools like big saws and foods such as rice."}) {
+    for (const std::string first : {"Buy tools such as big saws and foods like rice.",
+                                    "Buy tools like big saws and foods such as rice."}) {
       text_marker m(t, k);
       const std::string out = m.mark(first + kept);
       EXPECT_NE(out.find(kept), std::string::npos) << out;
@@ -454,14 +459,17 @@ TEST(Marker, PhrasesBothWaysWhereTheirRuleHolds) {
       ASSERT_EQ(pos.size(), 3u) << out;
       EXPECT_EQ(pos[1].prev, "as");  // "big" after the phrase, either way
       for (const auto& p : pos)
-        EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+        EXPECT_EQ(p.observed,
+                  preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
     }
   }
   EXPECT_EQ(seen, (std::set<std::string>{"Buy tools such as", "Buy tools like"}));
   // A phrase whose one word is its first ("help to reduce" / "help reduce"), where the
   // next word is one of the rule's (>+word): never "help to the poor", "help the city".
   synonym_table h;
-  ASSERT_TRUE(synonym_table::parse("@hv\t>+reduce,>+cut\n%phrase@hv\thelp to,help\na\tbig,large\n", h).is_ok());
+  ASSERT_TRUE(
+      synonym_table::parse("@hv\t>+reduce,>+cut\n%phrase@hv\thelp to,help\na\tbig,large\n", h)
+          .is_ok());
   const std::string still = " Help reduce it. We help the city and help to the poor. Help to cut";
   std::set<std::string> helped;
   for (int c = 0; c < 32; ++c) {
@@ -477,10 +485,12 @@ TEST(Marker, PhrasesBothWaysWhereTheirRuleHolds) {
       EXPECT_EQ(pos[0].observed, preferred_member(k, pos[0].prev, h.group_seed(pos[0].group), 2));
     }
   }
-  EXPECT_EQ(helped, (std::set<std::string>{"It can help reduce costs", "It can help to reduce costs"}));
+  EXPECT_EQ(helped,
+            (std::set<std::string>{"It can help reduce costs", "It can help to reduce costs"}));
   synonym_table bad;
-  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch,like\na\tbig,large\n", bad).is_ok());       // one word
-  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch as,li'ke\na\tbig,large\n", bad).is_ok());  // an apostrophe
+  // One word; an apostrophe; an unknown rule; an unknown directive.
+  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch,like\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch as,li'ke\na\tbig,large\n", bad).is_ok());
   EXPECT_FALSE(synonym_table::parse("%phrase@none\tsuch as,like\na\tbig,large\n", bad).is_ok());
   EXPECT_FALSE(synonym_table::parse("%phrasing\tsuch as,like\na\tbig,large\n", bad).is_ok());
 }
@@ -634,9 +644,10 @@ TEST(Marker, SerialCommasOnlyInLists) {
   synonym_table t;
   ASSERT_TRUE(synonym_table::parse("%serialcomma\t,\na\tbig,large\n", t).is_ok());
   ASSERT_TRUE(t.has_serial_comma());
-  const std::string kept = " However, we left and slept. It uses graphical elements, such as icons and widgets."
-                           " During the day, the stars and moon hide. It has 3, 4 and 5. Keep `a, b and c` as is."
-                           " Buy eggs, milk\nand bread.";
+  const std::string kept =
+      " However, we left and slept. It uses graphical elements, such as icons and widgets."
+      " During the day, the stars and moon hide. It has 3, 4 and 5. Keep `a, b and c` as is."
+      " Buy eggs, milk\nand bread.";
   const std::string text = "Buy apples, pears, and plums. Pack tents, big ropes and maps;" + kept;
   std::set<std::string> first, second;
   for (int c = 0; c < 32; ++c) {
@@ -651,15 +662,19 @@ TEST(Marker, SerialCommasOnlyInLists) {
     const auto pos = collect_positions(t, out);
     ASSERT_EQ(pos.size(), 3u) << out;
     for (const auto& p : pos)
-      EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+      EXPECT_EQ(p.observed,
+                preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
   }
-  EXPECT_EQ(first, (std::set<std::string>{"Buy apples, pears, and plums", "Buy apples, pears and plums"}));
+  EXPECT_EQ(first,
+            (std::set<std::string>{"Buy apples, pears, and plums", "Buy apples, pears and plums"}));
   EXPECT_EQ(second.size(), 4u);  // "big" / "large", with and without the comma
   // A table without the line (every table before v7) leaves lists as they are.
-  EXPECT_EQ(text_marker(*old_table_v6(), key).mark("Buy apples, pears, and plums.\n"), "Buy apples, pears, and plums.\n");
+  EXPECT_EQ(text_marker(*old_table_v6(), key).mark("Buy apples, pears, and plums.\n"),
+            "Buy apples, pears, and plums.\n");
   EXPECT_TRUE(synonym_table::builtin()->has_serial_comma());
   synonym_table twice;
-  EXPECT_FALSE(synonym_table::parse("%serialcomma\t,\n%serialcomma\t,\na\tbig,large\n", twice).is_ok());
+  EXPECT_FALSE(
+      synonym_table::parse("%serialcomma\t,\n%serialcomma\t,\na\tbig,large\n", twice).is_ok());
   EXPECT_FALSE(synonym_table::parse("%serialcomma\t;\na\tbig,large\n", twice).is_ok());
 }
 
@@ -741,7 +756,8 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
-  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)): 579 and 560.
+  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)):
+  // 579 and 560.
   EXPECT_GE(found(issue, false), 20u);
   EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
