@@ -51,6 +51,10 @@
 // both and the word after them (the whole text of a JSON body; rarely an SSE
 // delta), so a stream holds back no more than one word.
 //
+// A phrase unit ("such as" / "like", "help to" / "help": synonym_table::unit,
+// phrase) is read the same way, in lower case only and where its rule holds
+// (the word before it, the word after it).
+//
 // Thread safety: one scanner per text (it carries the state of a stream).
 #pragma once
 
