@@ -27,8 +27,19 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
     if (tab == std::string_view::npos)
       return status::corruption("synonyms line " + std::to_string(line_no) + ": no tab");
     std::string_view pos = line.substr(0, tab);
-    if (pos == "%contract") {
-      status st = parse_unit(line.substr(tab + 1), out);
+    if (pos == "%contract" || pos.starts_with("%phrase")) {
+      std::uint8_t rule_no = 0;
+      if (pos.starts_with("%phrase@")) {
+        for (std::size_t r = 0; r < out.rule_names_.size(); ++r)
+          if (out.rule_names_[r] == pos.substr(8)) rule_no = static_cast<std::uint8_t>(r + 1);
+        if (rule_no == 0)
+          return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown rule " +
+                                    std::string(pos.substr(7)));
+      } else if (pos != "%contract" && pos != "%phrase") {
+        return status::corruption("synonyms line " + std::to_string(line_no) + ": unknown " +
+                                  std::string(pos));
+      }
+      status st = parse_unit(line.substr(tab + 1), out, pos != "%contract", rule_no);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
       continue;
     }
@@ -39,6 +50,16 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       out.seeds_.push_back(hash64("%itemstop,.,", 0x77a7e3a4c5d1ULL));
       out.mixed_.push_back(0);
       out.groups_.push_back({"(none)", "."});
+      continue;
+    }
+    if (pos == "%serialcomma") {
+      if (line.substr(tab + 1) != "," || out.has_serial_comma())
+        return status::corruption("synonyms line " + std::to_string(line_no) +
+                                  ": %serialcomma<TAB>, once");
+      out.serial_comma_ = static_cast<std::uint32_t>(out.groups_.size());
+      out.seeds_.push_back(hash64("%serialcomma,,,", 0x77a7e3a4c5d1ULL));
+      out.mixed_.push_back(0);
+      out.groups_.push_back({"(none)", ","});
       continue;
     }
     if (pos.starts_with('@')) {
@@ -152,7 +173,8 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
       r.lead = true;
       continue;
     }
-    const bool before = t.starts_with(">-");
+    const bool must_before = t.starts_with(">+");
+    const bool before = must_before || t.starts_with(">-");
     if (before) t.remove_prefix(2);
     const bool negated = !before && t.front() == '-';
     if (negated) t.remove_prefix(1);
@@ -160,17 +182,20 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
     for (char c : t)
       if (c < 'a' || c > 'z')
         return status::corruption("rule @" + std::string(name) + ": not a lower-case word: " + std::string(t));
-    (before ? r.not_before : negated ? r.not_after : r.after).emplace_back(t);
+    auto& list = must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after;
+    list.emplace_back(t);
   }
   std::sort(r.after.begin(), r.after.end());
   std::sort(r.not_after.begin(), r.not_after.end());
   std::sort(r.not_before.begin(), r.not_before.end());
+  std::sort(r.before.begin(), r.before.end());
   out.rules_.push_back(std::move(r));
   out.rule_names_.emplace_back(name);
   return status::ok();
 }
 
-status synonym_table::parse_unit(std::string_view tokens, synonym_table& out) {
+status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bool phrase,
+                                 std::uint8_t rule) {
   const std::size_t comma = tokens.find(',');
   if (comma == std::string_view::npos) return status::corruption("%contract: words,contraction");
   const std::string_view words = tokens.substr(0, comma), contracted = tokens.substr(comma + 1);
@@ -187,10 +212,19 @@ status synonym_table::parse_unit(std::string_view tokens, synonym_table& out) {
   if (!lower_word(u.first) || (space != std::string_view::npos && !lower_word(u.second)))
     return status::corruption("%contract: not one or two lower-case words of at most 7 letters: " +
                               std::string(words));
-  const std::size_t apos = contracted.find('\'');
-  if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
-      !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1)))
+  std::size_t apos = contracted.find('\'');
+  if (phrase) {
+    // Two words, or one other word without an apostrophe.
+    if (space == std::string_view::npos || !lower_word(contracted))
+      return status::corruption("%phrase: not two words and one other word: " +
+                                std::string(tokens));
+    apos = contracted.size();
+  } else if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
+             !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1))) {
     return status::corruption("%contract: not a contraction: " + std::string(contracted));
+  }
+  u.phrase = phrase;
+  u.rule = rule;
   u.contracted = std::string(contracted);
   u.first_key = word_key7(u.first);
   u.second_key = word_key7(u.second);
@@ -216,6 +250,9 @@ bool synonym_table::rule_holds(const rule& r, std::string_view prev, bool senten
                                std::string_view next, bool next_known) {
   if (r.comma && after != ',') return false;
   if (!r.not_before.empty() && (!next_known || std::binary_search(r.not_before.begin(), r.not_before.end(), next)))
+    return false;
+  if (!r.before.empty() &&
+      (!next_known || !std::binary_search(r.before.begin(), r.before.end(), next)))
     return false;
   if (std::binary_search(r.not_after.begin(), r.not_after.end(), prev)) return false;
   if (r.after.empty() && !r.lead) return true;

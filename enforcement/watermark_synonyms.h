@@ -48,13 +48,16 @@ class synonym_table {
   //   +comma the word must be followed directly by a comma,
   //   >-word the next word must not be this one ("need to" / "require to"):
   //          where the text at hand does not show the next word (a stream's
-  //          delta), the word is no position.
+  //          delta), the word is no position,
+  //   >+word the next word must be one of these (any of the rule's >+words),
+  //          likewise shown ("help to reduce" / "help reduce").
   // ("@lead<TAB>^,+comma": a sentence's opening connective, "Moreover, ...";
   //  "@for<TAB>for": "for example" / "for instance".)
   struct rule {
     std::vector<std::string> after;       // sorted
     std::vector<std::string> not_after;   // sorted
     std::vector<std::string> not_before;  // sorted
+    std::vector<std::string> before;      // sorted (>+word)
     bool lead = false, comma = false;
   };
 
@@ -76,7 +79,10 @@ class synonym_table {
   // takes the first whose rule holds, so every member of a group sees the same.
   const hit* alternate(const hit& h) const { return h.alt == 0 ? nullptr : &alternates_[h.alt - 1]; }
   // Whether allowed() looks at the next word for a word of hit `h`.
-  bool reads_next(const hit& h) const { return h.rule != 0 && !rules_[h.rule - 1].not_before.empty(); }
+  bool reads_next(const hit& h) const {
+    return h.rule != 0 &&
+           (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty());
+  }
 
   // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
   // '#' comments; a '!' after the part of speech marks a group that needs its
@@ -123,10 +129,26 @@ class synonym_table {
   // before the unit and the word after it sees the unit's last word ("is").
   struct unit {
     std::string first, second;  // second empty: one word ("cannot")
-    std::string contracted;     // lower case, ASCII apostrophe: "don't"
+    std::string contracted;  // lower case, ASCII apostrophe: "don't" (a phrase's: one word, "like")
     std::uint32_t group = 0;
     std::uint64_t first_key = 0, second_key = 0;  // word_key7() of first and second
+    bool phrase = false;    // "%phrase": two words or one, lower case only, where its rule holds
+    std::uint8_t rule = 0;  // a named context rule (index + 1), 0 = none
   };
+  // ---- phrases ("%phrase@rule<TAB>such as,like"): a unit written as its two
+  // words or as one other word, without an apostrophe, read like a contraction
+  // (a position only where a word follows it) but only in lower case and where
+  // the rule holds: after one of the rule's words ("tools such as" / "tools
+  // like", never "it looks like" or "feel like"), not before its >-words.
+  // Whether the phrase `u` may carry the mark after `prev`, before the word `next` (any case).
+  bool phrase_allowed(const unit& u, std::string_view prev, std::string_view next) const {
+    if (u.rule == 0) return true;
+    char low[32];
+    if (next.size() > sizeof low) return false;
+    for (std::size_t q = 0; q < next.size(); ++q) low[q] = static_cast<char>(next[q] | 0x20);
+    return rule_holds(rules_[u.rule - 1], prev, false, ' ', std::string_view(low, next.size()),
+                      true);
+  }
   // A word of at most 7 bytes packed with its length into an integer (all ones
   // for a longer word, which is no unit's): units are compared by it.
   static std::uint64_t word_key7(std::string_view w) {
@@ -167,6 +189,14 @@ class synonym_table {
   // {"(none)", "."}. A table without the line has no such position.
   bool has_item_stop() const { return item_stop_ != UINT32_MAX; }
   std::uint32_t item_stop_group() const { return item_stop_; }
+
+  // ---- the serial comma ("%serialcomma<TAB>,"): the last item of a list is
+  // joined by "and" or "or" with a comma before it or without one ("apples,
+  // pears, and plums" / "apples, pears and plums"), as the key prefers after
+  // the word before the comma (see word_scanner). Its group has the members
+  // {"(none)", ","}. A table without the line has no such position.
+  bool has_serial_comma() const { return serial_comma_ != UINT32_MAX; }
+  std::uint32_t serial_comma_group() const { return serial_comma_; }
 
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
   // A stable seed per group (from its words), so adding groups moves no key.
@@ -212,11 +242,13 @@ class synonym_table {
   static bool rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
                          std::string_view next, bool next_known);
 
-  static status parse_unit(std::string_view tokens, synonym_table& out);
+  static status parse_unit(std::string_view tokens, synonym_table& out, bool phrase = false,
+                           std::uint8_t rule = 0);
 
   std::vector<std::vector<std::string>> groups_;
   std::vector<unit> units_;
   std::uint32_t item_stop_ = UINT32_MAX;
+  std::uint32_t serial_comma_ = UINT32_MAX;
   static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
     const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
     const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;

@@ -1,5 +1,8 @@
 #include "enforcement/watermark_text.h"
 
+#include <algorithm>
+#include <array>
+
 #include "enforcement/watermark_key.h"
 
 namespace dg::enforcement {
@@ -32,6 +35,53 @@ bool word_scanner::list_marker(std::string_view r) {
   for (std::size_t q = 0; q + 1 < r.size(); ++q)
     if (r[q] < '0' || r[q] > '9') return false;
   return true;
+}
+
+namespace {
+// Up to 8 lower-case letters packed into an integer (first letter lowest), so the
+// words a list's segment may open with are found by a binary search of integers.
+constexpr std::uint64_t pack8(std::string_view w) {
+  std::uint64_t v = 0;
+  for (std::size_t q = 0; q < w.size() && q < 8; ++q)
+    v |= std::uint64_t{static_cast<unsigned char>(w[q])} << (8 * q);
+  return v;
+}
+template <std::size_t N>
+constexpr std::array<std::uint64_t, N> packed(const std::string_view (&words)[N]) {
+  std::array<std::uint64_t, N> out{};
+  for (std::size_t q = 0; q < N; ++q) out[q] = pack8(words[q]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+constexpr std::string_view pronouns[] = {"i",    "we",   "you",   "he",    "she",   "it",    "they",
+                                         "this", "that", "these", "those", "there", "which", "who"};
+// "including" and "therefore" (nine letters) are compared whole.
+constexpr std::string_view connectives[] = {
+    "such",    "as",    "like",    "during",   "when",   "while",   "if",      "after",
+    "before",  "since", "because", "although", "though", "once",    "whether", "unless",
+    "until",   "where", "in",      "on",       "at",     "for",     "with",    "by",
+    "from",    "to",    "into",    "under",    "over",   "through", "within",  "without",
+    "however", "also",  "then",    "thus",     "so",     "but",     "and",     "or",
+    "nor",     "yet",   "instead", "finally",  "first",  "next",    "now",     "today"};
+constexpr auto pronoun_keys = packed(pronouns);
+constexpr auto connective_keys = packed(connectives);
+}  // namespace
+
+int word_scanner::clause_opener(std::string_view r) {
+  char low[9];
+  std::size_t n = 0;
+  while (n < r.size() && letter(r[n])) {
+    if (n == sizeof low) return 0;  // longer than any of them
+    low[n] = static_cast<char>(r[n] | 0x20);
+    ++n;
+  }
+  if (n == 0) return 0;
+  const std::string_view w(low, n);
+  if (n == 9) return w == "including" || w == "therefore" ? 2 : 0;
+  const std::uint64_t k = pack8(w);
+  if (std::binary_search(pronoun_keys.begin(), pronoun_keys.end(), k)) return 1;
+  if (std::binary_search(connective_keys.begin(), connective_keys.end(), k)) return 2;
+  return 0;
 }
 
 bool word_scanner::abbreviation(std::string_view r) {

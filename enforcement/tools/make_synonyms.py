@@ -109,6 +109,7 @@ compute computing calculate calculating frog frogs toad toads diagnosis diagnosi
 procure procured secure secured boost boosts boosted boosting
 forest woods circumstances luck earnings profit profits
 concerning pertaining concern pertain war warfare desired wanted desire want
+compliment congratulate
 """.split())
 # (The second block: swaps that read badly in answers, found by reading the
 # most frequent groups of the table on real text: "the last time" / "the close
@@ -119,7 +120,8 @@ concerning pertaining concern pertain war warfare desired wanted desire want
 # "diagnosis" / "diagnosing", "secured" / "procured", "entropy increases" / "entropy
 # boosts"; then groups whose members differ in number: "a forest" / "a woods", "under these
 # circumstances" / "under these luck", "a profit" / "a earnings".; then "really concerning" /
-# "really pertaining", "the war" / "the warfare", "I wanted to" / "I desired to".)
+# "really pertaining", "the war" / "the warfare", "I wanted to" / "I desired to"; then "compliment
+# the chef" / "congratulate the chef".)
 
 # Words with a common second part of speech ("the need" / "to need"): their
 # groups are kept but used only after a cue word that fixes the part of speech
@@ -329,7 +331,7 @@ def read_curated(senses, nb):
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
-            if pos.startswith("@") or pos in ("%contract", "%itemstop"):
+            if pos.startswith(("@", "%phrase")) or pos in ("%contract", "%itemstop", "%serialcomma"):
                 rules.append((pos, words))
                 continue
             words = words.split()
@@ -491,13 +493,17 @@ def main():
     print("# (or in two groups that both have a rule: the first whose rule holds is used);")
     print("# '!' = used only after a cue word fixing the part of speech; '@name' = only where the")
     print("# rule @name holds (@name<TAB>tokens: a previous word, -word: not after it, ^: or first of a")
-    print("# sentence, +comma: followed by a comma, >-word: not before it; see")
+    print("# sentence, +comma: followed by a comma, >-word: not before it, >+word: before one of these; see")
     print("# enforcement/watermark_synonyms.h)")
     print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
     print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")
     print("# POS p: function words WordNet does not list, paired by hand (toward / towards)")
     print("# %itemstop<TAB>.: a list item's closing period is written or not as the key prefers after")
     print("# the item's last word (see synonym_table::has_item_stop)")
+    print("# %serialcomma<TAB>,: the comma before the \"and\" or \"or\" that ends a list is written or not")
+    print("# as the key prefers after the word before it (see synonym_table::has_serial_comma)")
+    print("# %phrase@rule<TAB>words,word: a unit written as its two words or as one other word, lower case,")
+    print("# where the rule holds (such as / like; see synonym_table::unit)")
     for name, tokens in rules:
         print(f"{name}\t{tokens}")
     for p, ws in final:

@@ -99,6 +99,9 @@ int main(int argc, char** argv) try {
   r["share_words_changed"] = static_cast<double>(tot.changed) / static_cast<double>(tot.words);
   // A list item's closing period written or taken away, per word (not counted as a word changed).
   r["item_stops_changed_per_word"] = static_cast<double>(tot.stops_changed) / static_cast<double>(tot.words);
+  // A serial comma written or taken away, per word (not counted as a word changed either).
+  r["serial_commas_changed_per_word"] =
+      static_cast<double>(tot.commas_changed) / static_cast<double>(tot.words);
   r["marked"] = {{"words", o.words}, {"found_p_below_1e-6", found}, {"ranked_first", first},
                  {"median_p_corrected", median(p_marked)}, {"worst_p_corrected", worst(p_marked)},
                  {"median_positions", median(pos_marked)}};

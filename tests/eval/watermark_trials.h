@@ -102,6 +102,7 @@ struct trial_result {
 struct trial_totals {
   std::uint64_t words = 0, eligible = 0, changed = 0;  // over every answer marked
   std::uint64_t stops_changed = 0;                     // list items' closing periods (not words)
+  std::uint64_t commas_changed = 0;                    // serial commas (not words)
   std::vector<trial_result> trials;
 };
 
@@ -154,6 +155,7 @@ inline trial_totals run_trials(const synonym_table& table, const watermark_detec
       tot.changed += m.scanner().changed();
       tot.eligible += m.scanner().eligible();
       tot.stops_changed += m.scanner().stops_changed();
+      tot.commas_changed += m.scanner().commas_changed();
       if (n < o.words) {
         marked += r + "\n\n";
         clean += answer + "\n\n";

@@ -183,6 +183,13 @@ def watermark():
     units = ["It is", "cold and you do not", "go.", "I\u2019m", "sure they are", "right and cannot",
              "wait; it's", "late, don\u2019t", "worry. We will", "see,", "it is"]
     w(t, 'sse_chat_contractions', b'\x03' + (sse(chat_chunks(units)) + "data: [DONE]\n\n").encode())
+    # Lists (table v7): a serial comma written or not, in deltas that end before or after
+    # the "and"; a list item's period; a stray backtick, and a closed one.
+    lists = ["Buy apples,", " pears, and", " plums. Pack tents, big", " ropes and maps.\n- Fix any leaks.",
+             "\n- Run it ` then", " use big cars,", " vans and", " trucks. Keep `a, b and c` as", " is. Use tools such", " as saws and foods like", " rice."]
+    w(t, 'sse_chat_lists', b'\x03' + (sse(chat_chunks(lists)) + "data: [DONE]\n\n").encode())
+    w(t, 'json_chat_lists', b'\x00' + json.dumps({"choices": [{"message": {
+        "content": "".join(lists)}}]}).encode())
     w(t, 'sse_keepalive_comments', b'\x05: ping\n\n' + sse(chat_chunks(words[:3], False, False)).encode() +
       b': ping\n\ndata: [DONE]\n\n')
 

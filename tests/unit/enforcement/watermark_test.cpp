@@ -16,6 +16,14 @@ namespace {
 
 const mark_key key = derive_mark_key("secret", "client-7", 1);
 
+std::shared_ptr<const synonym_table> old_table_v6() {
+  auto t = std::make_shared<synonym_table>();
+  EXPECT_TRUE(synonym_table::load_file(
+                  std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v6.tsv", *t)
+                  .is_ok());
+  return t;
+}
+
 std::string mark(std::string_view text) {
   text_marker m(*synonym_table::builtin(), key);
   return m.mark(text);
@@ -426,6 +434,67 @@ TEST(Marker, ContractionsBothWays) {
   }
 }
 
+// A phrase ("%phrase@rule<TAB>such as,like") is written as its two words or as
+// its one word where its rule holds, in lower case, before a word; the detector
+// reads it back either way, and the word after it sees "as".
+TEST(Marker, PhrasesBothWaysWhereTheirRuleHolds) {
+  synonym_table t;
+  ASSERT_TRUE(
+      synonym_table::parse("@ex\ttools,foods,>-to\n%phrase@ex\tsuch as,like\na\tbig,large\n", t)
+          .is_ok());
+  const std::string kept =
+      " It looks like rain. Foods like to rot. I like tools. Such as it was. Tools such as."
+      " Tools, such\nas a saw. Other such as well.";
+  std::set<std::string> seen;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    for (const std::string first : {"Buy tools such as big saws and foods like rice.",
+                                    "Buy tools like big saws and foods such as rice."}) {
+      text_marker m(t, k);
+      const std::string out = m.mark(first + kept);
+      EXPECT_NE(out.find(kept), std::string::npos) << out;
+      EXPECT_EQ(m.scanner().eligible(), 3u) << out;  // two phrases and "big"
+      seen.insert(out.substr(0, std::min(out.find(" big"), out.find(" large"))));
+      const auto pos = collect_positions(t, out);
+      ASSERT_EQ(pos.size(), 3u) << out;
+      EXPECT_EQ(pos[1].prev, "as");  // "big" after the phrase, either way
+      for (const auto& p : pos)
+        EXPECT_EQ(p.observed,
+                  preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+    }
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"Buy tools such as", "Buy tools like"}));
+  // A phrase whose one word is its first ("help to reduce" / "help reduce"), where the
+  // next word is one of the rule's (>+word): never "help to the poor", "help the city".
+  synonym_table h;
+  ASSERT_TRUE(
+      synonym_table::parse("@hv\t>+reduce,>+cut\n%phrase@hv\thelp to,help\na\tbig,large\n", h)
+          .is_ok());
+  const std::string still = " Help reduce it. We help the city and help to the poor. Help to cut";
+  std::set<std::string> helped;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    for (const std::string first : {"It can help reduce costs.", "It can help to reduce costs."}) {
+      text_marker m(h, k);
+      const std::string out = m.mark(first + still);
+      EXPECT_NE(out.find(still), std::string::npos) << out;
+      EXPECT_EQ(m.scanner().eligible(), 1u) << out;
+      helped.insert(out.substr(0, out.find('.')));
+      const auto pos = collect_positions(h, out);
+      ASSERT_EQ(pos.size(), 1u) << out;
+      EXPECT_EQ(pos[0].observed, preferred_member(k, pos[0].prev, h.group_seed(pos[0].group), 2));
+    }
+  }
+  EXPECT_EQ(helped,
+            (std::set<std::string>{"It can help reduce costs", "It can help to reduce costs"}));
+  synonym_table bad;
+  // One word; an apostrophe; an unknown rule; an unknown directive.
+  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch,like\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrase\tsuch as,li'ke\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrase@none\tsuch as,like\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrasing\tsuch as,like\na\tbig,large\n", bad).is_ok());
+}
+
 TEST(Marker, ContractionsOnlyWhereTheyRead) {
   auto count = [](std::string_view text) {
     text_marker m(*synonym_table::builtin(), key);
@@ -567,6 +636,48 @@ TEST(Marker, StreamingItemStops) {
   }
 }
 
+// The comma before the "and" that ends a list is written or not as the key
+// prefers after the word before it (a table with "%serialcomma"); the list is
+// read the same either way, and a pair after a clause, an opening word or a
+// phrase ("However, ...", "such as icons and widgets") is no list.
+TEST(Marker, SerialCommasOnlyInLists) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("%serialcomma\t,\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(t.has_serial_comma());
+  const std::string kept =
+      " However, we left and slept. It uses graphical elements, such as icons and widgets."
+      " During the day, the stars and moon hide. It has 3, 4 and 5. Keep `a, b and c` as is."
+      " Buy eggs, milk\nand bread.";
+  const std::string text = "Buy apples, pears, and plums. Pack tents, big ropes and maps;" + kept;
+  std::set<std::string> first, second;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    text_marker m(t, k);
+    const std::string out = m.mark(text);
+    EXPECT_NE(out.find(kept), std::string::npos) << out;
+    first.insert(out.substr(0, out.find('.')));
+    second.insert(out.substr(out.find("Pack"), out.find(';') - out.find("Pack")));
+    EXPECT_EQ(m.scanner().eligible(), 3u) << out;  // two lists' last commas and "big"
+    // The detector sees the same positions, and every one carries the key's choice.
+    const auto pos = collect_positions(t, out);
+    ASSERT_EQ(pos.size(), 3u) << out;
+    for (const auto& p : pos)
+      EXPECT_EQ(p.observed,
+                preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+  }
+  EXPECT_EQ(first,
+            (std::set<std::string>{"Buy apples, pears, and plums", "Buy apples, pears and plums"}));
+  EXPECT_EQ(second.size(), 4u);  // "big" / "large", with and without the comma
+  // A table without the line (every table before v7) leaves lists as they are.
+  EXPECT_EQ(text_marker(*old_table_v6(), key).mark("Buy apples, pears, and plums.\n"),
+            "Buy apples, pears, and plums.\n");
+  EXPECT_TRUE(synonym_table::builtin()->has_serial_comma());
+  synonym_table twice;
+  EXPECT_FALSE(
+      synonym_table::parse("%serialcomma\t,\n%serialcomma\t,\na\tbig,large\n", twice).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%serialcomma\t;\na\tbig,large\n", twice).is_ok());
+}
+
 // The detector reads a text that starts like JSON too: a '{' at its head (an
 // answer at the head of many joined together, or one put there to evade) does
 // not hide the rest. The marker still leaves a JSON-looking answer whole.
@@ -583,6 +694,23 @@ TEST(Detector, LeadingJsonHidesNothing) {
   }
   EXPECT_EQ(mark("{\"a\": 1}\n\n" + prose), "{\"a\": 1}\n\n" + prose);
   EXPECT_EQ(mark("[x] " + prose), "[x] " + prose);
+}
+
+// A backtick that none closes on its line is no code (as in Markdown): one put
+// in by an edit, in answers joined on one line, does not hide the rest of the
+// text from the detector (it did, before table v7). Code between two stays whole.
+TEST(Detector, AStrayBacktickHidesNothing) {
+  auto t = synonym_table::builtin();
+  const std::string prose = "Students often require large cars and quickly build big houses.";
+  const auto alone = collect_positions(*t, prose);
+  ASSERT_GT(alone.size(), 2u);
+  EXPECT_EQ(collect_positions(*t, "Run it ` then. " + prose).size(), alone.size());
+  EXPECT_EQ(collect_positions(*t, "Run it ```then. " + prose).size(), alone.size());
+  EXPECT_EQ(collect_positions(*t, "Run `it then. " + prose + "`").size(), 0u);  // closed: code
+  EXPECT_EQ(mark("Keep `" + prose + "` as is."), "Keep `" + prose + "` as is.");
+  EXPECT_EQ(mark("` " + prose + "\n"), "` " + mark(prose + "\n"));
+  // Under table v6 the rest of the line still reads as code.
+  EXPECT_EQ(collect_positions(*old_table_v6(), "Run it ` then. " + prose).size(), 0u);
 }
 
 // A word in quotes is mentioned, not used ("the word 'large'"); one with an
@@ -628,16 +756,17 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   o.attack_words = 1500;
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
-  // 568 and 539 (v5: 507 and 497).
-  EXPECT_GE(found(issue, false), 19u);
-  EXPECT_GE(found(issue, true), 19u);
+  // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)):
+  // 579 and 560.
+  EXPECT_GE(found(issue, false), 20u);
+  EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
     for (const auto& r : tot->trials) {
       EXPECT_TRUE(r.ranked_first);
       EXPECT_FALSE(r.clean_named) << r.p_clean;
     }
-  // Few words change: under 4% of all words.
-  EXPECT_LT(static_cast<double>(issue.changed) / static_cast<double>(issue.words), 0.04);
+  // Few words change: under 4.5% of all words (v7: 4.1% on 600 trials; v6: 3.9%).
+  EXPECT_LT(static_cast<double>(issue.changed) / static_cast<double>(issue.words), 0.045);
   const auto h = eval::run_human(det, test_data::datasets_dir(), o.clients, 20, 3000, o.alpha);
   EXPECT_EQ(h.pieces, 20u);
   EXPECT_EQ(h.named, 0u) << h.min_p;
