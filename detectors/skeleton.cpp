@@ -130,7 +130,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     ring[n % ring_size] = h;
     ring_kept[n % ring_size] = k;
     n += !skip;
-    last_kept = skip ? last_kept : k;
+    last_kept = (skip & last_kept) | (!skip & k);  // arithmetic: a ?: here compiles to a branch
     if (text && !skip) {
       if (!text->empty()) text->push_back(' ');
       text->append(k ? w : std::string_view("*"));
@@ -183,7 +183,7 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       const std::uint64_t h = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), size, seed);
       kept = common.contains(h);
       article = (h == article_a) | (h == article_an) | (h == article_the);
-      lw_hash = kept ? h : slot;
+      lw_hash = slot ^ ((h ^ slot) & (std::uint64_t{0} - kept));  // h when kept, without a branch
     }
     push(lw_hash, kept, article & kept, std::string_view(lower.data(), kept ? size : 0));
     sentence_start = false;
