@@ -228,14 +228,20 @@ void add_runs(const std::vector<entry>& e, double& self, double& cross) {
 }
 
 // The kernel summed over distinct pairs within x.
+// The kernel summed over distinct pairs of one sample, from its entries sorted (all of side 0).
+double self_sum_of_sorted(const std::vector<entry>& e, std::size_t empty) {
+  double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2, cross = 0;
+  add_runs(e, sum, cross);
+  return sum;
+}
+
+// The kernel summed over distinct pairs within x.
 double sum_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
   auto& e = entries_scratch();
   std::size_t empty = 0;
   add_entries(e, x, 0, empty);
   std::sort(e.begin(), e.end());
-  double sum = static_cast<double>(empty) * static_cast<double>(empty - (empty > 0)) / 2, cross = 0;
-  add_runs(e, sum, cross);
-  return sum;
+  return self_sum_of_sorted(e, empty);
 }
 
 // The kernel summed over every pair of one sketch of x and one of y (cross), and over distinct
@@ -271,9 +277,14 @@ void sketch_sample::assign(std::span<const std::span<const std::uint32_t>> y) {
   size_ = y.size();
   empty_ = 0;
   entries_.clear();
-  add_entries(entries_, y, 1, empty_);
+  // One sort serves both: the within-sample sum is taken with the entries as side 0, then they
+  // become side 1 (the same bit set on every entry keeps their order).
+  add_entries(entries_, y, 0, empty_);
   std::sort(entries_.begin(), entries_.end());
-  self_kernel_ = mean_self_kernel(y);
+  self_kernel_ = size_ < 2 ? 0
+                           : 2 * self_sum_of_sorted(entries_, empty_) /
+                                 (static_cast<double>(size_) * static_cast<double>(size_ - 1));
+  for (auto& e : entries_) e |= make_entry(0, 1, 0, 0);
 }
 
 double mean_self_kernel(std::span<const std::span<const std::uint32_t>> x) {
