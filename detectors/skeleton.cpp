@@ -137,10 +137,6 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
     }
   };
   const common_hashes& common = common_hashes::for_seed(seed);
-  // The articles' hashes: an article goes with whatever fills a slot ("of Rome", "of the Ming
-  // dynasty"), so it is not a template word.
-  const std::uint64_t article_a = word_hash("a", seed), article_an = word_hash("an", seed),
-                      article_the = word_hash("the", seed);
   bool sentence_start = true;
   std::array<char, 24 + 8> lower{};  // 8 bytes past the longest word: hashed by whole loads
   const std::size_t len = raw.size();
@@ -182,7 +178,8 @@ skeleton make_skeleton(std::string_view raw, std::uint64_t seed, std::string* te
       lower_ascii(raw, i, size, lower.data());
       const std::uint64_t h = word_hash_padded(reinterpret_cast<const unsigned char*>(lower.data()), size, seed);
       kept = common.contains(h);
-      article = (h == article_a) | (h == article_an) | (h == article_the);
+      // An article goes with whatever fills a slot ("of Rome", "of the Ming dynasty"): not a template word.
+      article = common.is_article(h);
       lw_hash = slot ^ ((h ^ slot) & (std::uint64_t{0} - kept));  // h when kept, without a branch
     }
     push(lw_hash, kept, article & kept, std::string_view(lower.data(), kept ? size : 0));

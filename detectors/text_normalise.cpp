@@ -178,6 +178,9 @@ bool common_hashes::try_build(std::uint64_t seed, int rotation) {
 void common_hashes::build(std::uint64_t seed) {
   seed_ = seed;
   built_ = true;
+  articles_[0] = word_hash("a", seed);
+  articles_[1] = word_hash("an", seed);
+  articles_[2] = word_hash("the", seed);
   // An eighth full: a crowded slot is rare, and another choice of high bits (kept above the
   // fingerprint's low 32, so a false yes still needs a 64-bit collision) clears it. Should every
   // choice fail, the last table stands and the words that found no room count as content words.

@@ -106,6 +106,10 @@ class common_hashes {
     const std::uint32_t f = fingerprint(h);
     return ((s[0] == f) | (s[1] == f) | (s[2] == f) | (s[3] == f)) != 0;
   }
+  // Whether h is the hash of "a", "an" or "the" (without a branch).
+  bool is_article(std::uint64_t h) const {
+    return ((h == articles_[0]) | (h == articles_[1]) | (h == articles_[2])) != 0;
+  }
 
  private:
   static constexpr unsigned bits = 11;
@@ -120,6 +124,7 @@ class common_hashes {
   // Which high bits choose the slot: the first rotation under which every common word finds
   // room in its four slots (nearly always 0).
   int rotation_ = 0;
+  std::uint64_t articles_[3] = {};
   std::uint32_t slots_[size + probes - 1] = {};  // a word lives in one of the four slots from its own
 };
 
