@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include <array>
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -492,16 +493,44 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++up_->requests;
     set_deadline(phase::up_write, live_->cfg.upstream.response_timeout_ms);
     start_watch();
+    if (!up_->is_tls() && inline_depth_ < max_inline_depth && !req_.chunked()) return write_request_plain();
     req_sr_.emplace(req_);
-    if (!up_->is_tls() && inline_depth_ < max_inline_depth) {
-      error_code ec;
-      http::write(up_->socket(), *req_sr_, ec);
-      if (ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
-    }
     up_->visit([this](auto& s) {
       http::async_write(s, *req_sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
         self->on_up_write(ec);
       });
+    });
+  }
+
+  // Plain TCP, a body of known length (the usual request): the header is
+  // written out as Beast's serializer writes it, and goes with the body in one
+  // gather write; what the socket does not take at once goes out through Asio.
+  // Beast's serializer walked its buffer sequences for a sixth of the request
+  // path's own instructions (callgrind).
+  void write_request_plain() {
+    std::string& head = up_head_;
+    head.clear();
+    const std::string_view method = req_.method_string(), target = req_.target();
+    head.append(method.data(), method.size()).push_back(' ');
+    head.append(target.data(), target.size());
+    head.append(req_.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+    for (const auto& f : req_) {
+      const std::string_view name = f.name_string(), value = f.value();
+      head.append(name.data(), name.size()).append(": ", 2);
+      head.append(value.data(), value.size()).append("\r\n", 2);
+    }
+    head.append("\r\n", 2);
+    const std::string& body = req_.body();
+    const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+    error_code ec;
+    const std::size_t n = up_->socket().write_some(both, ec);
+    if (!ec && n == head.size() + body.size()) return run_inline(&session::on_up_write, ec);
+    if (ec && ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
+    // The rest, from where the socket stopped.
+    const std::size_t in_head = std::min(n, head.size());
+    const std::array<asio::const_buffer, 2> rest{asio::buffer(head) + in_head, asio::buffer(body) + (n - in_head)};
+    asio::async_write(up_->socket(), rest, [self = this->shared_from_this()](error_code e, std::size_t) {
+      self->on_up_write(e);
     });
   }
 
@@ -1162,6 +1191,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool reading_ = false;   // a read of the client is outstanding
   int inline_depth_ = 0;
   std::optional<http::request_serializer<http::string_body>> req_sr_;
+  std::string up_head_;  // the request header for the upstream (write_request_plain)
   std::uint64_t watch_gen_ = 0;
   std::size_t lingered_ = 0;
 };
