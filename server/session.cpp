@@ -381,7 +381,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // Phase 2: the credential becomes a client id (never kept itself).
-  void identify() { who_ = live_->identity.identify(req_.base(), peer_); }
+  void identify() { who_ = live_->identity.identify(req_.base(), peer_, peer_text_); }
 
   // Phase 3: the client's verdict and buckets decide pass, delay or refuse.
   void admit() {
