@@ -1,6 +1,8 @@
 #include "enforcement/watermark_rewriter.h"
 
 #include <array>
+#include <bit>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 
@@ -329,6 +331,23 @@ void escape_into(std::string_view text, std::string& out) {
   out.reserve(out.size() + text.size() + 8);
   std::size_t run = 0;  // text[run, i) is copied as it is
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Eight bytes at a time up to the next one to escape (a quote, a backslash or a control
+    // byte; not a byte >= 0x80): the lowest flagged byte is the first such, as a borrow only
+    // runs upwards from one. A byte at a time cost a twelfth of rewriting a JSON body.
+    if constexpr (std::endian::native == std::endian::little) {
+      std::uint64_t special = 0;
+      while (i + 8 <= text.size()) {
+        std::uint64_t x;
+        std::memcpy(&x, text.data() + i, 8);
+        constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        const std::uint64_t quote = x ^ (ones * '"'), slash = x ^ (ones * '\\');
+        special = (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | (x - ones * 0x20)) & ~x & highs;
+        if (special) break;
+        i += 8;
+      }
+      if (special) i += static_cast<std::size_t>(std::countr_zero(special) >> 3);
+      if (i >= text.size()) break;
+    }
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.data() + run, i - run);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -102,6 +103,17 @@ class synonym_table {
       const index_slot& e = index_[i];
       if (e.entry == index_slot::empty) return nullptr;
       if (e.hash == h && entries_[e.entry].first == lower) return &entries_[e.entry].second;
+    }
+  }
+  // find() for the scanner, which has asked may_hold() already: `lower`, `n`
+  // lower case ASCII letters, may be read up to 8 bytes past n (the bytes
+  // there are not part of the word and need not be zero).
+  const hit* find_padded(const char* lower, std::size_t n) const {
+    const std::uint64_t h = word_key_padded(lower, n);
+    for (std::size_t i = h >> index_shift_;; i = (i + 1) & (index_.size() - 1)) {
+      const index_slot& e = index_[i];
+      if (e.entry == index_slot::empty) return nullptr;
+      if (e.hash == h && entries_[e.entry].first == std::string_view(lower, n)) return &entries_[e.entry].second;
     }
   }
   // Whether find() may find the lower case of `w`, ASCII letters in any case:
@@ -196,6 +208,29 @@ class synonym_table {
     std::uint64_t tail = 0;
     for (std::size_t k = i; k < w.size(); ++k) {
       tail |= std::uint64_t{static_cast<unsigned char>(w[k])} << (8 * (k - i));
+    }
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+  }
+  // word_key() of the n bytes at p, which may be read up to 8 bytes past n: its tail in one load.
+  static std::uint64_t word_key_padded(const char* p, std::size_t n) {
+    std::uint64_t h = n * 0x9e3779b97f4a7c15ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      h = (h ^ v) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    std::uint64_t tail = 0;
+    if (i < n) {
+      std::memcpy(&tail, p + i, 8);
+      if constexpr (std::endian::native == std::endian::little) {
+        tail &= ~std::uint64_t{0} >> (8 * (8 - (n - i)));
+      } else {
+        tail = 0;
+        for (std::size_t k = i; k < n; ++k) tail |= std::uint64_t{static_cast<unsigned char>(p[k])} << (8 * (k - i));
+      }
     }
     h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 29);

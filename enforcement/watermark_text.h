@@ -41,9 +41,15 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "enforcement/watermark_key.h"
 #include "enforcement/watermark_synonyms.h"
@@ -107,6 +113,39 @@ class word_scanner {
   static std::uint8_t cls(char c) { return classes[static_cast<unsigned char>(c)]; }
   static bool letter(char c) { return (cls(c) & c_letter) != 0; }
 
+#if defined(__SSE2__)
+  // A byte v is in [lo, lo + width) exactly when (v - lo + 0x80), read as signed, is below
+  // -128 + width: SSE2 has only signed compares (as detectors/tokeniser.cpp).
+  static __m128i in_range(__m128i v, char lo, char width) {
+    const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - lo)));
+    return _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + width)));
+  }
+#endif
+  // The run starting at p (not a blank; 16 bytes readable from p) when it ends
+  // within 16 bytes: its length, its leading letters and the classes it holds,
+  // from bit masks of 16 bytes at once rather than a lookup per byte. False
+  // for a longer run (the byte loop reads it).
+  static bool short_run(const char* p, std::size_t& len, std::size_t& lead, unsigned& flags) {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto mask = [](__m128i m) { return static_cast<unsigned>(_mm_movemask_epi8(m)); };
+    const unsigned blank = mask(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5)));
+    if (blank == 0) return false;
+    len = static_cast<std::size_t>(std::countr_zero(blank));
+    const unsigned in_run = (1u << len) - 1;
+    const unsigned letters = mask(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26)) & in_run;
+    const unsigned upper = mask(in_range(v, 'A', 26)) & in_run;
+    unsigned others = ~letters & in_run;
+    lead = others ? static_cast<std::size_t>(std::countr_zero(others)) : len;
+    flags = (letters ? unsigned{c_letter} : 0u) | (upper ? unsigned{c_upper} : 0u);
+    for (; others; others &= others - 1) flags |= cls(p[std::countr_zero(others)]);
+    return true;
+#else
+    (void)p, (void)len, (void)lead, (void)flags;
+    return false;
+#endif
+  }
+
   // The rewritten text is the scanned text with a few words replaced: it is
   // copied in spans, up to each replacement and after the last.
   struct writer {
@@ -123,8 +162,10 @@ class word_scanner {
   };
 
   // The words of the run `r`, followed in the text at hand by `rest`.
+  // `lead`: the number of letters `r` starts with.
   template <class Choose>
-  void scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w, Choose&& choose);
+  void scan_run(std::string_view r, unsigned flags, std::size_t lead, std::string_view rest, writer& w,
+                Choose&& choose);
   // The word that starts `rest` after its blanks, lower case into buf (empty:
   // not a word, or longer than max_word); false when `rest` ends first.
   static bool next_word(std::string_view rest, char (&buf)[max_word], std::string_view& word);
@@ -257,14 +298,18 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     }
     // The run: its end, and the classes of the bytes it holds.
     // Its leading letters, counted on the way (a contraction unit starts with them).
-    std::size_t j = i, lead = 0;
+    std::size_t j = i, lead = 0, len = 0;
     unsigned flags = 0;
-    do {
-      const std::uint8_t k = cls(text[j]);
-      if (k & c_space) break;
-      flags |= k;
-      if (flags == (flags & (c_letter | c_upper))) ++lead;
-    } while (++j < n);
+    if (n - i >= 16 && short_run(text.data() + i, len, lead, flags)) {
+      j = i + len;
+    } else {
+      do {
+        const std::uint8_t k = cls(text[j]);
+        if (k & c_space) break;
+        flags |= k;
+        if (flags == (flags & (c_letter | c_upper))) ++lead;
+      } while (++j < n);
+    }
     const std::string_view r = text.substr(i, j - i);
     i = j;
     if (!decided_) {
@@ -288,12 +333,14 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       sentence_start_ = false;
       continue;
     }
-    scan_run(r, flags, text.substr(i), w, choose);
+    scan_run(r, flags, lead, text.substr(i), w, choose);
     // A run with a letter or digit ends a sentence when it ends in . ! ? or :
     // (closing quotes and brackets aside); one of punctuation only (a list
     // bullet, a dash) leaves the state as it was.
     bool ends_sentence = false;
-    if (flags & (c_letter | c_digit)) {
+    if (!(flags & c_other)) {
+      sentence_start_ = false;  // letters alone: the run ends in a letter
+    } else if (flags & (c_letter | c_digit)) {
       std::size_t end = r.size();
       while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
                          r[end - 1] == '_'))
@@ -423,8 +470,8 @@ void word_scanner::item_stop(std::string_view r, writer& w, Choose&& choose) {
 }
 
 template <class Choose>
-void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w,
-                            Choose&& choose) {
+void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead, std::string_view rest,
+                            writer& w, Choose&& choose) {
   bool bad = (flags & c_unsafe) != 0;
   if (flags & c_tick) {
     for (const char c : r)
@@ -449,7 +496,8 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       ++k;
       continue;
     }
-    std::size_t e = k + 1;
+    // The run's leading letters are its first word (most runs are one word and a mark or none).
+    std::size_t e = k == 0 && lead > 0 ? lead : k + 1;
     while (e < n && letter(r[e])) ++e;
     const std::string_view wd = r.substr(k, e - k);
     ++words_;
@@ -466,17 +514,35 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       const bool joined = before == '-' || after == '-' || before == '\'' || after == '\'' || before == '"' ||
                           after == '"' || static_cast<unsigned char>(before) >= 0x80 ||
                           static_cast<unsigned char>(after) >= 0x80;
-      char lower[max_word];
+      // Lower case, padded for synonym_table::find_padded.
+      alignas(16) char lower[max_word + 8];
       bool all_lower = true, rest_lower = true, all_upper = true;
-      for (std::size_t q = 0; q < wd.size(); ++q) {
-        const char ch = wd[q];
-        const bool up = ch >= 'A' && ch <= 'Z';
-        lower[q] = up ? static_cast<char>(ch + 32) : ch;
-        if (up) {
-          all_lower = false;
-          if (q > 0) rest_lower = false;
-        } else {
-          all_upper = false;
+#if defined(__SSE2__)
+      if (wd.size() <= 16 && w.text.data() + w.text.size() - wd.data() >= 16) {
+        // The 16 bytes from the word's first at once: its capitals as a bit mask.
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wd.data()));
+        const __m128i up = in_range(v, 'A', 26);
+        _mm_store_si128(reinterpret_cast<__m128i*>(lower), _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+        _mm_store_si128(reinterpret_cast<__m128i*>(lower + 16), _mm_setzero_si128());
+        const unsigned in_word = (1u << wd.size()) - 1;
+        const unsigned caps = static_cast<unsigned>(_mm_movemask_epi8(up)) & in_word;
+        all_lower = caps == 0;
+        rest_lower = (caps & ~1u) == 0;
+        all_upper = caps == in_word;
+      } else
+#endif
+      {
+        std::memset(lower + wd.size(), 0, 8);
+        for (std::size_t q = 0; q < wd.size(); ++q) {
+          const char ch = wd[q];
+          const bool up = ch >= 'A' && ch <= 'Z';
+          lower[q] = up ? static_cast<char>(ch + 32) : ch;
+          if (up) {
+            all_lower = false;
+            if (q > 0) rest_lower = false;
+          } else {
+            all_upper = false;
+          }
         }
       }
       pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && wd.size() > 1) ? 2 : 3));
@@ -485,7 +551,7 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
         // The word's first group whose rule holds here (most words have one group).
-        for (const synonym_table::hit* c = table_->find(std::string_view(lower, wd.size())); c;
+        for (const synonym_table::hit* c = table_->find_padded(lower, wd.size()); c;
              c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.
           char nbuf[max_word];
