@@ -125,6 +125,12 @@ class synonym_table {
                           std::min<std::size_t>(w.size(), 31);
     return (prefilter_[b >> 6] >> (b & 63) & 1) != 0;
   }
+  // may_hold() of `n` lower-case letters.
+  bool may_hold_lower(const char* w, std::size_t n) const {
+    if (n < min_len_ || n > max_len_) return false;
+    const std::size_t b = prefilter_index(std::string_view(w, n));
+    return (prefilter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
   // ---- contractions ("%contract<TAB>do not,don't"): a unit written either as
   // its words or contracted, both as plain words (no code, a single space),
   // the head Capitalised only opening a sentence ("I" always). A unit is a
@@ -144,7 +150,12 @@ class synonym_table {
   static std::uint64_t word_key7(std::string_view w) {
     if (w.size() > 7) return ~std::uint64_t{0};
     std::uint64_t v = 0;
-    if (!w.empty()) std::memcpy(&v, w.data(), w.size());  // an empty view's data() may be null
+    // Byte by byte (little-endian, as a memcpy would lay them out on x86): a memcpy of a
+    // variable size is a call into libc.
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      const auto byte = std::uint64_t{static_cast<unsigned char>(w[k])};
+      v |= std::endian::native == std::endian::little ? byte << (8 * k) : byte << (8 * (7 - k));
+    }
     return v | std::uint64_t{w.size()} << 56;
   }
   bool has_units() const { return !units_.empty(); }
@@ -154,6 +165,13 @@ class synonym_table {
   bool unit_start(const char* w, std::size_t n) const {
     const std::size_t b = unit_index(w, n);
     return b != SIZE_MAX && (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // unit_start() of `n` >= 1 lower-case letters.
+  bool unit_start_lower(const char* w, std::size_t n) const {
+    if (n > 7 || units_.empty()) return false;
+    const std::size_t b = (static_cast<std::size_t>(w[0] - 'a') * 26 +
+                           (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)) * 8 + n;
+    return (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
   }
   // The unit written as the words `lower` `second` (`second` empty: one word), or nullptr.
   const unit* unit_by_words(std::string_view lower, std::string_view second) const {
