@@ -161,8 +161,9 @@ class word_scanner {
     void finish() { out.append(text.data() + copied, text.size() - copied); }
   };
 
-  // The common run, in running text (not a line's first run, nor code, nor a
-  // list item, nor text left whole: plain_state()): a word of lower-case
+  // The common run, in running text (not a line's first run, nor code, nor
+  // text left whole: plain_state(); in a list item, not the line's last run):
+  // a word of lower-case
   // letters, perhaps with one of , ; : . ! ? after it, that is no unit's first
   // word and not in the table, so that it only becomes the context. Reads the
   // run at text[i] (not a blank); when it is such a run, does what scan() does
@@ -172,7 +173,7 @@ class word_scanner {
   // taken here, at a fraction of the instructions of the general path.
   void plain_run(std::string_view text, std::size_t& i);
   bool plain_state() const {
-    return decided_ && !verbatim_ && !mid_run_ && !line_start_ && !in_fence_ && !in_inline_ && !item_;
+    return decided_ && !verbatim_ && !mid_run_ && !line_start_ && !in_fence_ && !in_inline_;
   }
   // The words of the run `r`, followed in the text at hand by `rest`.
   // `lead`: the number of letters `r` starts with.
@@ -404,6 +405,9 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
       if (mark != ',' && mark != '.' && mark != ';' && mark != ':' && mark != '!' && mark != '?') break;
       lead = len - 1;
     }
+    // In a list item, the line's last run is a position (scan()): a run is plain there only
+    // when another follows it on its line.
+    if (item_ && (len + 1 >= 16 || p[len] != ' ' || space(p[len + 1]))) break;
     // No unit's first word (scan_unit), no word of the table (scan_run): find_padded reads at
     // most 16 bytes from p.
     if (table_->unit_start_lower(p, lead)) break;
@@ -412,6 +416,7 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
     set_prev_raw(std::string_view(p, lead));
     // A run ending in . : ! ? ends a sentence; one of letters alone, or with , or ;, does not.
     sentence_start_ = lead < len && mark != ',' && mark != ';';
+    if (sentence_start_) item_ = false;  // a sentence that ends before the line's last run ends the item
     i += len;
     if (i < n && p[len] == ' ') ++i;  // the usual single space (the loop of scan() takes others)
     if (i >= n || space(text[i])) break;
