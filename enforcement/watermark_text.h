@@ -249,6 +249,11 @@ class word_scanner {
   bool last_piece_ = false;   // last_piece(): the text at hand ends the whole text
   bool prev_raw_ = false;     // prev_ext_ is the text as written, not yet lowered
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
+  // The last word of the text being scanned that plain_run found in the table (lower case, as
+  // written), and its hit: scan_run does not look it up again.
+  const char* found_at_ = nullptr;
+  std::size_t found_len_ = 0;
+  const synonym_table::hit* found_ = nullptr;
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
   std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0;
@@ -292,6 +297,7 @@ template <class Choose>
 void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose) {
   out.reserve(out.size() + text.size());
   writer w{text, out};
+  found_at_ = nullptr;  // a word of an earlier text may have stood at the same address
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
@@ -411,7 +417,15 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
     // No unit's first word (scan_unit), no word of the table (scan_run): find_padded reads at
     // most 16 bytes from p.
     if (table_->unit_start_lower(p, lead)) break;
-    if (table_->may_hold_lower(p, lead) && table_->find_padded(p, lead) != nullptr) break;
+    if (table_->may_hold_lower(p, lead)) {
+      if (const synonym_table::hit* h = table_->find_padded(p, lead)) {
+        // A word of the table: scan_run takes it, and the lookup with it.
+        found_at_ = p;
+        found_len_ = lead;
+        found_ = h;
+        break;
+      }
+    }
     ++words_;
     set_prev_raw(std::string_view(p, lead));
     // A run ending in . : ! ? ends a sentence; one of letters alone, or with , or ;, does not.
@@ -612,7 +626,10 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
         // The word's first group whose rule holds here (most words have one group).
-        for (const synonym_table::hit* c = table_->find_padded(lower, wd.size()); c;
+        const synonym_table::hit* first = wd.data() == found_at_ && wd.size() == found_len_
+                                              ? found_  // plain_run looked it up
+                                              : table_->find_padded(lower, wd.size());
+        for (const synonym_table::hit* c = first; c;
              c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.
           char nbuf[max_word];

@@ -3,11 +3,14 @@
 // shared machine is not) and for comparing the output of two builds:
 //
 //   watermark_work mark|json|sse [ROUNDS (1)]
+//   watermark_work bodies FILE [ROUNDS (1)]
 //   valgrind --tool=callgrind --toggle-collect='*run_work*' build/tests/bench/watermark_work json
 //
 //   mark  text_marker::mark over all answers joined (BM_watermark_rewrite's case)
 //   json  rewrite_json_body over each answer as a chat.completion body (the proxy's case)
 //   sse   rewrite_sse_data over chat.completion.chunk events of about 8 bytes (BM_sse_rewrite's case)
+//   bodies rewrite_json_body over each line of FILE (e.g. mock-upstream's answers to chat_post.lua,
+//         whose prose holds many more of the table's words than the Alpaca answers)
 //
 // Prints the bytes of answer text processed and an FNV-1a hash of everything
 // written out: two builds that watermark alike print the same hash.
@@ -23,6 +26,7 @@
 #include "enforcement/watermark_rewriter.h"
 #include "enforcement/watermark_text.h"
 #include "tests/support/datasets.h"
+#include "tests/unit/enforcement/watermark_reference_v8.h"
 
 using namespace dg::enforcement;
 
@@ -57,7 +61,7 @@ void fnv(std::uint64_t& h, std::string_view s) {
   if (w.mode == "mark") {
     text_marker m(*table, key);
     fnv(h, m.mark(w.joined));
-  } else if (w.mode == "json") {
+  } else if (w.mode == "json" || w.mode == "bodies") {
     for (const auto& b : w.bodies) {
       watermark_rewriter rw(table, key);
       fnv(h, rw.rewrite_json_body(b));
@@ -82,6 +86,38 @@ int main(int argc, char** argv) {
   }
   work w;
   w.mode = argv[1];
+  if (w.mode == "bodies") {
+    if (argc < 3) {
+      std::fprintf(stderr, "usage: %s bodies FILE [ROUNDS]\n", argv[0]);
+      return 2;
+    }
+    std::ifstream in(argv[2]);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;
+      w.text_bytes += j["choices"][0]["message"]["content"].get<std::string>().size();
+      w.bodies.push_back(line);
+    }
+    const int rounds = argc > 3 ? std::atoi(argv[3]) : 1;
+    const auto table = synonym_table::builtin();
+    const mark_key key = derive_mark_key("secret", "client", 1);
+    // Each answer marked alike by the text marker and the one it replaced (watermark_reference_v8.h).
+    for (const auto& b : w.bodies) {
+      const std::string text = nlohmann::json::parse(b)["choices"][0]["message"]["content"].get<std::string>();
+      text_marker fast(*table, key);
+      reference_v8::text_marker ref(*table, key);
+      if (fast.mark(text) != ref.mark(text) || fast.scanner().changed() != ref.scanner().changed()) {
+        std::fprintf(stderr, "the text marker and the reference differ on: %s\n", text.c_str());
+        return 1;
+      }
+    }
+    std::uint64_t h = 0;
+    for (int r = 0; r < rounds; ++r) h ^= run_work(w, table, key) + static_cast<std::uint64_t>(r);
+    std::printf("bodies: %zu bytes of text x %d, output hash %016llx\n", w.text_bytes, rounds,
+                static_cast<unsigned long long>(h));
+    return 0;
+  }
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 1;
   const auto texts = answers();
   if (w.mode == "mark") {
