@@ -650,8 +650,13 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead
     if (h) {
       ++eligible_;
       const std::uint32_t m = choose(prev(), *h, wd);
-      const std::string& pick = table_->group(h->group)[m];
-      if (m != h->member) {
+      if (m == h->member) {
+        // The word stays; it is its group's member h->member, so the context it leaves is itself,
+        // lowered (as set_prev(group[m]) would give, without reading the group: a cache miss
+        // or two in the gateway, for every position).
+        set_prev_raw(wd);
+      } else {
+        const std::string& pick = table_->group(h->group)[m];
         ++changed_;
         const auto b = static_cast<std::size_t>(wd.data() - w.text.data());
         std::string& out = w.replace(b, b + wd.size());
@@ -662,8 +667,8 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead
         } else if (pattern == 2) {
           for (std::size_t q = at; q < out.size(); ++q) out[q] = static_cast<char>(out[q] - 32);
         }
+        set_prev(pick);
       }
-      set_prev(pick);
     } else {
       set_prev_raw(wd);
     }
