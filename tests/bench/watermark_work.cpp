@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     const int rounds = argc > 3 ? std::atoi(argv[3]) : 1;
     const auto table = synonym_table::builtin();
     const mark_key key = derive_mark_key("secret", "client", 1);
-    // Each answer marked alike by the text marker and the one it replaced (watermark_reference_v8.h).
+    // Each answer marked alike by the text marker and main's scanner before its fast path
+    // (watermark_reference_v8.h).
     for (const auto& b : w.bodies) {
       const std::string text = nlohmann::json::parse(b)["choices"][0]["message"]["content"].get<std::string>();
       text_marker fast(*table, key);

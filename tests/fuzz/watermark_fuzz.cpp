@@ -16,7 +16,7 @@
 //     parse: a second rewriter with the fast path off sees the same events and
 //     must give the same JSON value for each, and the same flushed events;
 //   - the input read as an answer's text, whole and in deltas, is marked alike
-//     by the text marker and by the one it replaced (watermark_reference_v8.h).
+//     by the text marker and by main's scanner before its fast path (watermark_reference_v8.h).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -121,9 +121,11 @@ void text_oracle(std::string_view text, std::size_t chunk) {
   dg::enforcement::text_marker fast(*table, key);
   dg::enforcement::reference_v8::text_marker ref(*table, key);
   if (fast.mark(text) != ref.mark(text)) finding("the text marker and the reference marked a text differently");
-  if (fast.scanner().words() != ref.scanner().words() || fast.scanner().eligible() != ref.scanner().eligible() ||
+  if (fast.scanner().words() != ref.scanner().words() ||
+      fast.scanner().eligible() != ref.scanner().eligible() ||
       fast.scanner().changed() != ref.scanner().changed() ||
-      fast.scanner().stops_changed() != ref.scanner().stops_changed())
+      fast.scanner().stops_changed() != ref.scanner().stops_changed() ||
+      fast.scanner().commas_changed() != ref.scanner().commas_changed())
     finding("the text marker and the reference counted a text differently");
   dg::enforcement::text_marker fs(*table, key);
   dg::enforcement::reference_v8::text_marker rs(*table, key);

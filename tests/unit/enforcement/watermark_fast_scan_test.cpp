@@ -1,7 +1,9 @@
 // The one-pass word scanner and text marker (enforcement/watermark_text.h)
-// held to the ones they replaced (watermark_reference.h, kept verbatim): the
-// same output, counters and positions on every Alpaca answer, whole and cut
-// into stream deltas, on the watermark fuzz corpus and on awkward texts.
+// held to the ones they replaced (watermark_reference.h, kept verbatim, with
+// the -v3 table; watermark_reference_v8.h, main's scanner of table v7 before
+// the fast path, with every table): the same output, counters and positions on
+// every Alpaca answer, whole and cut into stream deltas, on the watermark fuzz
+// corpus and on awkward texts.
 #include <filesystem>
 #include <memory>
 #include <fstream>
@@ -66,6 +68,10 @@ void expect_same(const synonym_table& t, const mark_key& k, std::string_view tex
   if constexpr (requires { rs.scanner().stops_changed(); }) {
     EXPECT_EQ(fast.scanner().stops_changed(), ref.scanner().stops_changed());
     EXPECT_EQ(fs.scanner().stops_changed(), rs.scanner().stops_changed());
+  }
+  if constexpr (requires { rs.scanner().commas_changed(); }) {
+    EXPECT_EQ(fast.scanner().commas_changed(), ref.scanner().commas_changed());
+    EXPECT_EQ(fs.scanner().commas_changed(), rs.scanner().commas_changed());
   }
 
   std::uint64_t fw = 0, rw = 0;
@@ -158,19 +164,24 @@ TEST(WatermarkFastScan, SameAsBeforeOnTheFuzzCorpusAndAwkwardTexts) {
   }
 }
 
-// The bitmask scanner (session 8) held to the scanner it replaced
-// (watermark_reference_v8.h), with every feature of today's table.
+// The bitmask scanner and its fast path (plain_run) held to main's scanner of
+// table v7 (watermark_reference_v8.h, a snapshot of it at 2fc39d2: serial
+// commas, phrase units, >+word rules, the unmatched backtick), with the
+// built-in table and every older one.
 void expect_same_v8(const synonym_table& t, const mark_key& k, std::string_view text, std::mt19937_64& rng) {
   expect_same<reference_v8::text_marker, reference_v8::word_scanner>(t, k, text, rng);
 }
 
-TEST(WatermarkFastScan, SameAsSession8OnEveryAlpacaAnswer) {
+constexpr const char* older_tables[] = {"-v1", "-v2", "-v3", "-v4", "-v5", "-v6"};
+
+TEST(WatermarkFastScan, SameAsTableV7ScannerOnEveryAlpacaAnswer) {
   DG_REQUIRE_DATASETS();
   const auto outputs = eval::load_texts(test_data::dataset_path("alpaca_5000.jsonl"), "output");
   ASSERT_GT(outputs.size(), 4000u);
   const auto table = synonym_table::builtin();
+  ASSERT_TRUE(table->has_serial_comma());
   std::mt19937_64 rng(7);
-  std::uint64_t changed = 0, stops = 0;
+  std::uint64_t changed = 0, stops = 0, commas = 0;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const mark_key k = derive_mark_key("s", "client-" + std::to_string(i % 97), 1);
     expect_same_v8(*table, k, outputs[i], rng);
@@ -178,18 +189,20 @@ TEST(WatermarkFastScan, SameAsSession8OnEveryAlpacaAnswer) {
     m.mark(outputs[i]);
     changed += m.scanner().changed();
     stops += m.scanner().stops_changed();
+    commas += m.scanner().commas_changed();
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(changed, 1000u);  // the comparison covered rewritten words, not only copies
   EXPECT_GT(stops, 50u);      // and item stops
+  EXPECT_GT(commas, 50u);     // and serial commas
   std::string all;
   for (std::size_t i = 0; i < 300; ++i) all += outputs[i] + "\n\n";
   expect_same_v8(*table, derive_mark_key("s", "joined", 1), all, rng);
-  for (const char* v : {"-v1", "-v2", "-v3", "-v4", "-v5"})
+  for (const char* v : older_tables)
     expect_same_v8(*old_table(v), derive_mark_key("s", "old", 1), all, rng);
 }
 
-TEST(WatermarkFastScan, SameAsSession8OnTheFuzzCorpusAndAwkwardTexts) {
+TEST(WatermarkFastScan, SameAsTableV7ScannerOnTheFuzzCorpusAndAwkwardTexts) {
   const auto table = synonym_table::builtin();
   const mark_key k = derive_mark_key("s", "awkward", 1);
   std::mt19937_64 rng(11);
@@ -215,9 +228,43 @@ TEST(WatermarkFastScan, SameAsSession8OnTheFuzzCorpusAndAwkwardTexts) {
     }
     texts.push_back(std::move(s));
   }
+  // Lists with and without their serial comma, phrases, "help to", backticks that none closes,
+  // in runs of plain words (the fast path's) and around them.
+  texts.push_back(
+      "We bought apples, pears, and plums. We bought apples, pears and plums, and then we "
+      "left and slept. However, we left and slept; red, green or blue, or none at all. During "
+      "the day, the stars and moon. Use tools such as icons and widgets, or tools like icons "
+      "and widgets. It can help to reduce costs, and it helps reduce the costs and risks.");
+  texts.push_back(
+      "a `b, c, and d\nthe cats, the dogs, and the birds `and\ne, f, and g `h` i, j, and k\n"
+      "one two three four five, six seven, eight nine and ten. x, y, z, w, v and u");
+  const std::vector<std::string> words = {
+      "apples", "pears",   "plums",     "red",      "green", "blue",  "stars", "moon",
+      "icons",  "widgets", "we",        "they",     "such",  "as",    "like",  "during",
+      "the",    "day",     "however",   "tools",    "help",  "helps", "to",    "reduce",
+      "costs",  "risks",   "different", "distinct", "are",   "and",   "or",    "it",
+      "is",     "quickly", "including", "Apples",   "big",   "large", "etc",   "x1"};
+  const std::vector<std::string> seps = {" ",    " ",      " ",     " ",  ", ", ", ",     " and ",
+                                         " or ", ", and ", ", or ", ". ", "; ", ": ",     "! ",
+                                         "\n",   "\n- ",   " `",    "` ", "  ", ",  and "};
+  std::uniform_int_distribution<std::size_t> word(0, words.size() - 1), sep(0, seps.size() - 1);
+  for (int t = 0; t < 1000; ++t) {
+    std::string s;
+    for (int w = 0; w < 40; ++w) s += words[word(rng)] + seps[sep(rng)];
+    if (coin(rng) == 0) s += words[word(rng)];  // ending in a word, not a blank
+    texts.push_back(std::move(s));
+  }
   for (const auto& s : texts) {
     expect_same_v8(*table, k, s, rng);
     if (HasFatalFailure()) return;
+  }
+  // Tables without serial commas, phrases or the backtick rule (v6 and before) and with them.
+  for (const char* v : older_tables) {
+    const auto older = old_table(v);
+    for (const auto& s : texts) {
+      expect_same_v8(*older, k, s, rng);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 

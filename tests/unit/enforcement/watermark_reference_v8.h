@@ -1,12 +1,16 @@
 // watermark_reference_v8: the word scanner and text marker of
-// enforcement/watermark_text.{h,cpp} as they were before the bitmask scanner
-// (session 8; item stops, units, rules and alternates included), kept verbatim
-// so that a unit test and the watermark fuzz target hold the fast scanner to
-// the output, counters and positions of the one it replaced. Test-only; not
-// built into the gateway. (watermark_reference.h is the older one, of the
-// -v3 table's features.)
+// enforcement/watermark_text.{h,cpp} as they were on main at 2fc39d2 (session 8,
+// after table v7: serial commas, phrase units, >+word rules, the unmatched
+// backtick; item stops, contraction units, rules and alternates as before),
+// before the bitmask scanner and its fast path (plain_run) were merged onto
+// them. Kept verbatim (the namespace renamed, the .cpp made inline below), so
+// that a unit test, the watermark fuzz target and the watermark_work bench hold
+// the fast scanner to the output, counters and positions of main's scanner on
+// every table. Test-only; not built into the gateway. (watermark_reference.h is
+// the older one, of the -v3 table's features.)
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -35,6 +39,8 @@ class word_scanner {
   std::uint64_t changed() const { return changed_; }
   // Item stops written or taken away (not words: changed() does not count them).
   std::uint64_t stops_changed() const { return stops_changed_; }
+  // Serial commas written or taken away (not words either).
+  std::uint64_t commas_changed() const { return commas_changed_; }
 
   // The next scan() ends the whole text: its last line ends with it.
   void last_piece() { last_piece_ = true; }
@@ -107,12 +113,46 @@ class word_scanner {
   static bool unit_may_precede(const synonym_table::unit& u, std::string_view next);
   // Whether the run `r` opens a list item: "-", "*", "+", a bullet, or one to three digits and "." or ")".
   static bool list_marker(std::string_view r);
+  // Whether the run `r` is a word that opens a clause or a phrase rather than a list
+  // item: 1, a pronoun ("we", "It", "this,"); 2, a preposition, a conjunction or a
+  // connective ("such", "During", "and", "however,"); 0, neither.
+  static int clause_opener(std::string_view r);
+  // Whether `rest` (the text after a run) starts with " and" or " or" and a blank.
+  bool conjunction_follows(std::string_view rest) const {
+    std::size_t n = 0;
+    if (rest.size() >= 4 && rest[0] == ' ' && rest[1] == 'a' && rest[2] == 'n' && rest[3] == 'd')
+      n = 4;
+    else if (rest.size() >= 3 && rest[0] == ' ' && rest[1] == 'o' && rest[2] == 'r')
+      n = 3;
+    if (n == 0) return false;
+    return rest.size() > n ? space(rest[n]) : last_piece_;
+  }
   // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
   // never takes one: no position, whether the period is there or not.
   static bool abbreviation(std::string_view r);
   // The run `r`, which ends the line of a list item: its closing period as the key prefers.
   template <class Choose>
   void item_stop(std::string_view r, writer& w, Choose&& choose);
+  // The serial comma after the run `r` (see above), followed by `rest`; keeps
+  // the state of the list in this sentence. `ends_sentence`: `r` ends one.
+  template <class Choose>
+  void serial_comma(std::string_view r, unsigned flags, std::string_view rest, bool ends_sentence,
+                    writer& w, Choose&& choose);
+  void reset_list() {
+    list_commas_ = 0;
+    seg_runs_ = 0;
+    last_seg_runs_ = 0xff;
+    seg_first_ = true;
+  }
+  std::uint8_t segment_opener() {
+    if (seg_opener_ == unknown_opener)
+      seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
+    return seg_opener_;
+  }
+  // A contraction unit (or the first word of any unit) is one run of the list's segment.
+  void list_unit_run() {
+    if (seg_runs_ < 0xff && ++seg_runs_ == 1) seg_opener_ = 1;
+  }
   template <class Choose>
   bool scan_unit(std::string_view text, std::size_t& i, std::string_view r, std::size_t lead, writer& w,
                  Choose&& choose);
@@ -163,7 +203,17 @@ class word_scanner {
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
-  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0;
+  // The list in this sentence (serial comma): commas that closed a segment, the runs
+  // of this segment and of the one before (0xff: none), whether this one is the
+  // sentence's first and opens with a pronoun.
+  std::uint8_t list_commas_ = 0, seg_runs_ = 0, last_seg_runs_ = 0xff;
+  static constexpr std::uint8_t unknown_opener = 0xff;
+  // clause_opener() of the segment's first run (unknown_opener: not yet read), and
+  // that run while it is not (a view into the text being scanned).
+  std::uint8_t seg_opener_ = 0;
+  std::string_view seg_run_;
+  bool seg_first_ = true;
+  std::uint64_t words_ = 0, eligible_ = 0, changed_ = 0, stops_changed_ = 0, commas_changed_ = 0;
 };
 
 // Streams text through the marker, holding back the last unfinished run (at
@@ -217,6 +267,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
         item_ = false;
         sentence_start_ = true;
         in_inline_ = false;
+        reset_list();
       }
       ++i;
       mid_run_ = false;
@@ -244,6 +295,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       line_start_ = false;
       sentence_start_ = true;
       clear_prev();
+      reset_list();
       continue;
     }
     const bool line_first = line_start_;
@@ -253,6 +305,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     if (line_first) item_ = opens_item;
     if ((flags & c_letter) && !in_inline_ && table_->has_units() && scan_unit(text, i, r, lead, w, choose)) {
       sentence_start_ = false;
+      if (table_->has_serial_comma()) list_unit_run();
       continue;
     }
     scan_run(r, flags, text.substr(i), w, choose);
@@ -268,6 +321,8 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       ends_sentence = end > 0 && (r[end - 1] == '.' || r[end - 1] == '!' || r[end - 1] == '?' || r[end - 1] == ':');
       sentence_start_ = ends_sentence;
     }
+    if (table_->has_serial_comma())
+      serial_comma(r, flags, text.substr(i), ends_sentence, w, choose);
     if (item_ && !opens_item) {
       // The line's last run (a line break, or the end of the whole text, after
       // it) is a position; a sentence that ends before it ends the item.
@@ -283,6 +338,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
   }
   w.finish();
   prev();  // a word of `text` is kept lower case: `text` may not outlive this call
+  segment_opener();  // and the run that opens a list's segment is read
 }
 
 template <class Choose>
@@ -313,6 +369,7 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   }
   const std::string_view lower(low, n);
   const synonym_table::unit* u = nullptr;
+  bool one_word = false;  // a phrase's one word
   std::size_t end = i;  // the end of the unit in `text`
   if (apos > 0) {
     u = table_->unit_by_contraction(lower);
@@ -326,6 +383,13 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
         end = e;
       }
     }
+    if (!u) {
+      // A phrase written as its one word ("like").
+      u = table_->unit_by_contraction(lower);
+      if (u && !u->phrase) u = nullptr;
+      one_word = u != nullptr;
+      end = i;
+    }
   }
   if (!u) return false;
   // A capital opens a sentence, or is the pronoun I.
@@ -337,18 +401,22 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   // or the end of what is here, where a contraction may still be written out
   // in full but nothing is contracted.
   bool known = false;
+  std::string_view next;
   if (end + 1 == text.size() && text[end] != ' ') return false;
   if (end + 1 < text.size()) {
     if (text[end] != ' ' || !letter(text[end + 1])) return false;
     std::size_t e = end + 1;
     while (e < text.size() && letter(text[e])) ++e;
-    if (!unit_may_precede(*u, text.substr(end + 1, e - end - 1))) return false;
+    next = text.substr(end + 1, e - end - 1);
+    if (!unit_may_precede(*u, next)) return false;
     known = true;
   }
-  const std::uint32_t observed = apos > 0 ? 1 : 0;
+  // A phrase: lower case, the word after it at hand, and its rule.
+  if (u->phrase && (capital || !known || !table_->phrase_allowed(*u, prev(), next))) return false;
+  const std::uint32_t observed = apos > 0 || one_word ? 1 : 0;
   if (!known && observed == 0) return false;
   ++eligible_;
-  words_ += apos == 0 && u->second.empty() ? 1 : 2;
+  words_ += (apos == 0 && u->second.empty()) || one_word ? 1 : 2;
   const std::size_t begin = i - r.size();
   const std::uint32_t m = choose(prev(), synonym_table::hit{u->group, static_cast<std::uint8_t>(observed)},
                                  text.substr(begin, end - begin));
@@ -370,6 +438,52 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   set_prev(u->second.empty() ? u->first : u->second);
   i = end;
   return true;
+}
+
+template <class Choose>
+void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_view rest,
+                                bool ends_sentence, writer& w, Choose&& choose) {
+  if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
+  if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
+  const bool comma = r.back() == ',';
+  if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
+    seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
+    seg_opener_ = unknown_opener;
+  }
+  const std::size_t core = r.size() - (comma ? 1 : 0);
+  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) &&
+      list_commas_ > 0 && seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) &&
+      segment_opener() == 0) {
+    ++eligible_;
+    const std::uint32_t observed = comma ? 1 : 0;
+    const std::uint32_t m = choose(
+        prev(),
+        synonym_table::hit{table_->serial_comma_group(), static_cast<std::uint8_t>(observed)}, r);
+    if (m != observed) {
+      ++commas_changed_;
+      const auto at = static_cast<std::size_t>(r.data() - w.text.data()) + core;
+      if (m == 1)
+        w.replace(at, at).push_back(',');
+      else
+        w.replace(at, at + 1);
+    }
+  } else if (!comma) {
+    return;
+  } else if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
+    // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
+    // opening word, or a phrase that a preposition or a conjunction opens, is no list
+    // item; a list starts after it.
+    list_commas_ = 0;
+    last_seg_runs_ = 0xff;
+    seg_runs_ = 0;
+    seg_first_ = false;
+    return;
+  }
+  // The segment ends with its comma (written or not, at a position).
+  if (list_commas_ < 0xff) ++list_commas_;
+  last_seg_runs_ = seg_runs_;
+  seg_runs_ = 0;
+  seg_first_ = false;
 }
 
 template <class Choose>
@@ -396,6 +510,15 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
   if (flags & c_tick) {
     for (const char c : r)
       if (c == '`') in_inline_ = !in_inline_;
+    // A backtick that no other closes on its line is a backtick, not code (as in
+    // Markdown): the rest of the line is read. Tables from v7 on (those with a
+    // serial comma); a stream that has not seen the line's end reads code.
+    if (in_inline_ && table_->has_serial_comma()) {
+      const std::size_t nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      if (line.find('`') == std::string_view::npos && (nl != std::string_view::npos || last_piece_))
+        in_inline_ = false;
+    }
     bad = true;
   }
   if (!bad && (flags & c_dot)) {
@@ -496,7 +619,6 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
 
 // ---- what was watermark_text.cpp ------------------------------------------
 
-
 namespace detail {
 inline bool space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 }  // namespace detail
@@ -526,6 +648,56 @@ inline bool word_scanner::list_marker(std::string_view r) {
   for (std::size_t q = 0; q + 1 < r.size(); ++q)
     if (r[q] < '0' || r[q] > '9') return false;
   return true;
+}
+
+namespace detail {
+// Up to 8 lower-case letters packed into an integer (first letter lowest), so the
+// words a list's segment may open with are found by a binary search of integers.
+constexpr std::uint64_t pack8(std::string_view w) {
+  std::uint64_t v = 0;
+  for (std::size_t q = 0; q < w.size() && q < 8; ++q)
+    v |= std::uint64_t{static_cast<unsigned char>(w[q])} << (8 * q);
+  return v;
+}
+template <std::size_t N>
+constexpr std::array<std::uint64_t, N> packed(const std::string_view (&words)[N]) {
+  std::array<std::uint64_t, N> out{};
+  for (std::size_t q = 0; q < N; ++q) out[q] = pack8(words[q]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+inline constexpr std::string_view pronouns[] = {"i",    "we",   "you",   "he",    "she",   "it",    "they",
+                                         "this", "that", "these", "those", "there", "which", "who"};
+// "including" and "therefore" (nine letters) are compared whole.
+inline constexpr std::string_view connectives[] = {
+    "such",    "as",    "like",    "during",   "when",   "while",   "if",      "after",
+    "before",  "since", "because", "although", "though", "once",    "whether", "unless",
+    "until",   "where", "in",      "on",       "at",     "for",     "with",    "by",
+    "from",    "to",    "into",    "under",    "over",   "through", "within",  "without",
+    "however", "also",  "then",    "thus",     "so",     "but",     "and",     "or",
+    "nor",     "yet",   "instead", "finally",  "first",  "next",    "now",     "today"};
+inline constexpr auto pronoun_keys = packed(pronouns);
+inline constexpr auto connective_keys = packed(connectives);
+}  // namespace detail
+using detail::pack8;
+using detail::pronoun_keys;
+using detail::connective_keys;
+
+inline int word_scanner::clause_opener(std::string_view r) {
+  char low[9];
+  std::size_t n = 0;
+  while (n < r.size() && letter(r[n])) {
+    if (n == sizeof low) return 0;  // longer than any of them
+    low[n] = static_cast<char>(r[n] | 0x20);
+    ++n;
+  }
+  if (n == 0) return 0;
+  const std::string_view w(low, n);
+  if (n == 9) return w == "including" || w == "therefore" ? 2 : 0;
+  const std::uint64_t k = pack8(w);
+  if (std::binary_search(pronoun_keys.begin(), pronoun_keys.end(), k)) return 1;
+  if (std::binary_search(connective_keys.begin(), connective_keys.end(), k)) return 2;
+  return 0;
 }
 
 inline bool word_scanner::abbreviation(std::string_view r) {
