@@ -784,7 +784,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // The response header as Beast's serializer writes it (status line, the
   // fields in order, a blank line), into head_. Beast walked its buffer
   // sequences for a tenth of the request path's own instructions (callgrind).
-  void serialize_response_header(const http::response<http::buffer_body>& res) {
+  template <class Body>
+  void serialize_response_header(const http::response<Body>& res) {
     const unsigned v = res.version(), code = res.result_int();
     std::string& h = res_head_;
     h.assign("HTTP/");
@@ -896,7 +897,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     res.keep_alive(client_keep_);
     res.prepare_payload();
     release_upstream();
-    write_local(std::move(res), false);
+    write_local(std::move(res), false, /*direct=*/true);
   }
 
   // The upstream failed after the response header went out.
@@ -1058,7 +1059,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
     send_local(info.status, error_body(message, info.type, info.code), {}, close);
   }
 
-  void write_local(http::response<http::string_body>&& res, bool close) {
+  // `direct`: the caller does nothing after this call, so on plain TCP the
+  // response is written at once (header and body in one gather write, as for
+  // relayed answers) and what follows it runs here rather than from Asio.
+  void write_local(http::response<http::string_body>&& res, bool close, bool direct = false) {
     stop_watch();
     status_ = res.result_int();
     local_close_ = close || !keep_alive_ || ctx_.draining.load(std::memory_order_relaxed);
@@ -1067,15 +1071,41 @@ class session final : public session_base, public std::enable_shared_from_this<s
     response_bytes_ += res.body().size();
     local_res_ = std::move(res);
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
+    if constexpr (!is_tls) {
+      if (direct && inline_depth_ < max_inline_depth) {
+        serialize_response_header(*local_res_);
+        const std::string& body = local_res_->body();
+        const std::array<asio::const_buffer, 2> both{asio::buffer(res_head_), asio::buffer(body)};
+        error_code ec;
+        const std::size_t n = stream_.write_some(both, ec);
+        if ((!ec && n == res_head_.size() + body.size()) || (ec && ec != asio::error::would_block)) {
+          ++inline_depth_;
+          on_local_written(ec, close);
+          --inline_depth_;
+          return;
+        }
+        const std::size_t in_head = std::min(n, res_head_.size());
+        const std::array<asio::const_buffer, 2> rest{asio::buffer(res_head_) + in_head,
+                                                     asio::buffer(body) + (n - in_head)};
+        asio::async_write(stream_, rest, [self = this->shared_from_this(), close](error_code e, std::size_t) {
+          self->on_local_written(e, close);
+        });
+        return;
+      }
+    }
     http::async_write(stream_, *local_res_,
                       [self = this->shared_from_this(), close](error_code ec, std::size_t) {
-                        self->local_res_.reset();
-                        self->finish_request();
-                        if (ec) return self->do_close();
-                        if (close) return self->linger_close();
-                        if (self->local_close_) return self->do_close();
-                        self->do_read();
+                        self->on_local_written(ec, close);
                       });
+  }
+
+  void on_local_written(error_code ec, bool close) {
+    local_res_.reset();
+    finish_request();
+    if (ec) return do_close();
+    if (close) return linger_close();
+    if (local_close_) return do_close();
+    do_read();
   }
 
   // ---- account and record --------------------------------------------------------
