@@ -18,6 +18,7 @@
 // Thread safety: a sax_reader keeps its buffer; one per thread.
 #pragma once
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -198,8 +199,14 @@ inline bool sax_reader::read_string(std::string_view& out) {
       std::memcpy(&x, p_, 8);
       constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
       const std::uint64_t quote = x ^ (ones * '"'), slash = x ^ (ones * '\\');
-      const std::uint64_t special = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | (x - ones * 0x20) | x;
-      if (special & highs) break;
+      const std::uint64_t special = (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | (x - ones * 0x20) | x) & highs;
+      if (special) {
+        // The lowest flagged byte is the first special one (a borrow only runs upwards from a
+        // special byte): go straight to it, not byte by byte through the plain ones before it
+        // (that was half of the cost of reading an answer: callgrind).
+        if constexpr (std::endian::native == std::endian::little) p_ += std::countr_zero(special) >> 3;
+        break;
+      }
       p_ += 8;
     }
     if (p_ == end_) return false;

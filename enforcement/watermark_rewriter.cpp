@@ -1,6 +1,8 @@
 #include "enforcement/watermark_rewriter.h"
 
 #include <array>
+#include <bit>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 
@@ -86,8 +88,24 @@ class chunk_scanner {
     if (!peek('"')) return false;
     b = ++i_;
     while (i_ < s_.size()) {
-      // Printable ASCII other than " and \ (nearly all of an event) in a tight loop,
-      // before the checks below.
+      // Printable ASCII other than " and \ (nearly all of an event) eight bytes at a time
+      // (the lowest flagged byte is the first that is not: a borrow only runs upwards),
+      // then byte by byte, before the checks below.
+      if constexpr (std::endian::native == std::endian::little) {
+        while (s_.size() - i_ >= 8) {
+          std::uint64_t x;
+          std::memcpy(&x, s_.data() + i_, 8);
+          constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+          const std::uint64_t quote = x ^ (ones * '"'), slash = x ^ (ones * '\\');
+          const std::uint64_t special =
+              (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | (x - ones * 0x20) | x) & highs;
+          if (special) {
+            i_ += static_cast<std::size_t>(std::countr_zero(special) >> 3);
+            break;
+          }
+          i_ += 8;
+        }
+      }
       while (i_ < s_.size() && plain[static_cast<unsigned char>(s_[i_])]) ++i_;
       if (i_ == s_.size()) break;
       const auto c = static_cast<unsigned char>(s_[i_]);
@@ -329,6 +347,23 @@ void escape_into(std::string_view text, std::string& out) {
   out.reserve(out.size() + text.size() + 8);
   std::size_t run = 0;  // text[run, i) is copied as it is
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Eight bytes at a time up to the next one to escape (a quote, a backslash or a control
+    // byte; not a byte >= 0x80): the lowest flagged byte is the first such, as a borrow only
+    // runs upwards from one. A byte at a time cost a twelfth of rewriting a JSON body.
+    if constexpr (std::endian::native == std::endian::little) {
+      std::uint64_t special = 0;
+      while (i + 8 <= text.size()) {
+        std::uint64_t x;
+        std::memcpy(&x, text.data() + i, 8);
+        constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        const std::uint64_t quote = x ^ (ones * '"'), slash = x ^ (ones * '\\');
+        special = (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | (x - ones * 0x20)) & ~x & highs;
+        if (special) break;
+        i += 8;
+      }
+      if (special) i += static_cast<std::size_t>(std::countr_zero(special) >> 3);
+      if (i >= text.size()) break;
+    }
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.data() + run, i - run);
@@ -359,7 +394,12 @@ bool watermark_rewriter::rewrite_chunk_in_place(std::string_view data, std::stri
   std::string text;
   if (body.find('\\') == std::string_view::npos) text.assign(body);
   else unescape(body, text);
-  text_marker& m = marker_for("c" + std::to_string(f.index));
+  // The stream's one choice, as a rule: its marker without building its slot's name.
+  if (!last_chunk_marker_ || f.index != last_chunk_index_) {
+    last_chunk_marker_ = &marker_for("c" + std::to_string(f.index));
+    last_chunk_index_ = f.index;
+  }
+  text_marker& m = *last_chunk_marker_;
   std::string out = m.feed(text);
   template_.assign(data);
   if (out == text) {

@@ -60,6 +60,9 @@ class watermark_rewriter final : public response_rewriter {
   stats done_{};          // counts of finished markers
   bool after_rewrite_ = false;  // flush_sse() follows a rewrite (else it is the end)
   bool fast_path_ = true;
+  // The marker of the last choice the fast path rewrote (streams_ never drops one).
+  text_marker* last_chunk_marker_ = nullptr;
+  int last_chunk_index_ = 0;
 };
 
 }  // namespace dg::enforcement

@@ -162,6 +162,7 @@ void synonym_table::build_index() {
   std::size_t size = 16;
   while (size < 2 * words_.size()) size *= 2;  // at most half full: short probe runs
   index_.assign(size, index_slot{});
+  bloom_.assign(bloom_words, 0);
   index_shift_ = static_cast<unsigned>(64 - std::countr_zero(size));
   entries_.assign(words_.begin(), words_.end());
   for (std::size_t e = 0; e < entries_.size(); ++e) {
@@ -169,6 +170,7 @@ void synonym_table::build_index() {
     std::size_t i = h >> index_shift_;
     while (index_[i].entry != index_slot::empty) i = (i + 1) & (size - 1);
     index_[i] = {h, static_cast<std::uint32_t>(e)};
+    bloom_[(h >> 6) & (bloom_words - 1)] |= std::uint64_t{1} << (h & 63);
   }
 }
 

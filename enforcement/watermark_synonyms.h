@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -116,6 +117,20 @@ class synonym_table {
       if (e.hash == h && entries_[e.entry].first == lower) return &entries_[e.entry].second;
     }
   }
+  // find() for the scanner, which has asked may_hold() already: `lower`, `n`
+  // lower case ASCII letters, may be read up to 8 bytes past n (the bytes
+  // there are not part of the word and need not be zero).
+  const hit* find_padded(const char* lower, std::size_t n) const {
+    const std::uint64_t h = word_key_padded(lower, n);
+    // Most words that pass may_hold() are in no group: a bit per hash (8 KB, in the
+    // first-level cache) turns nine in ten of them away before the index (256 KB) is read.
+    if ((bloom_[(h >> 6) & (bloom_words - 1)] >> (h & 63) & 1) == 0) return nullptr;
+    for (std::size_t i = h >> index_shift_;; i = (i + 1) & (index_.size() - 1)) {
+      const index_slot& e = index_[i];
+      if (e.entry == index_slot::empty) return nullptr;
+      if (e.hash == h && entries_[e.entry].first == std::string_view(lower, n)) return &entries_[e.entry].second;
+    }
+  }
   // Whether find() may find the lower case of `w`, ASCII letters in any case:
   // by its length and the prefilter (so a word is lowered only when it might be in a group).
   bool may_hold(std::string_view w) const {
@@ -123,6 +138,12 @@ class synonym_table {
     const std::size_t b = (static_cast<std::size_t>((w[0] | 0x20) - 'a') * 26 +
                            static_cast<std::size_t>((w[1] | 0x20) - 'a')) * 32 +
                           std::min<std::size_t>(w.size(), 31);
+    return (prefilter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // may_hold() of `n` lower-case letters.
+  bool may_hold_lower(const char* w, std::size_t n) const {
+    if (n < min_len_ || n > max_len_) return false;
+    const std::size_t b = prefilter_index(std::string_view(w, n));
     return (prefilter_[b >> 6] >> (b & 63) & 1) != 0;
   }
   // ---- contractions ("%contract<TAB>do not,don't"): a unit written either as
@@ -174,7 +195,12 @@ class synonym_table {
   static std::uint64_t word_key7(std::string_view w) {
     if (w.size() > 7) return ~std::uint64_t{0};
     std::uint64_t v = 0;
-    if (!w.empty()) std::memcpy(&v, w.data(), w.size());  // an empty view's data() may be null
+    // Byte by byte (little-endian, as a memcpy would lay them out on x86): a memcpy of a
+    // variable size is a call into libc.
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      const auto byte = std::uint64_t{static_cast<unsigned char>(w[k])};
+      v |= std::endian::native == std::endian::little ? byte << (8 * k) : byte << (8 * (7 - k));
+    }
     return v | std::uint64_t{w.size()} << 56;
   }
   bool has_units() const { return !units_.empty(); }
@@ -186,6 +212,13 @@ class synonym_table {
   bool unit_start(const char* w, std::size_t n) const {
     const std::size_t b = unit_index(w, n);
     return b != SIZE_MAX && (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // unit_start() of `n` >= 1 lower-case letters.
+  bool unit_start_lower(const char* w, std::size_t n) const {
+    if (n > 7 || units_.empty()) return false;
+    const std::size_t b = (static_cast<std::size_t>(w[0] - 'a') * 26 +
+                           (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)) * 8 + n;
+    return (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
   }
   // The unit written as the words `lower` `second` (`second` empty: one word), or nullptr.
   const unit* unit_by_words(std::string_view lower, std::string_view second) const {
@@ -311,12 +344,37 @@ class synonym_table {
     h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 29);
   }
+  // word_key() of the n bytes at p, which may be read up to 8 bytes past n: its tail in one load.
+  static std::uint64_t word_key_padded(const char* p, std::size_t n) {
+    std::uint64_t h = n * 0x9e3779b97f4a7c15ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      h = (h ^ v) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    std::uint64_t tail = 0;
+    if (i < n) {
+      std::memcpy(&tail, p + i, 8);
+      if constexpr (std::endian::native == std::endian::little) {
+        tail &= ~std::uint64_t{0} >> (8 * (8 - (n - i)));
+      } else {
+        tail = 0;
+        for (std::size_t k = i; k < n; ++k) tail |= std::uint64_t{static_cast<unsigned char>(p[k])} << (8 * (k - i));
+      }
+    }
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+  }
   struct index_slot {
     static constexpr std::uint32_t empty = 0xffffffffu;
     std::uint64_t hash = 0;
     std::uint32_t entry = empty;
   };
   std::vector<index_slot> index_ = std::vector<index_slot>(2);  // empty: finds nothing
+  static constexpr std::size_t bloom_words = 1024;             // 65,536 bits
+  std::vector<std::uint64_t> bloom_ = std::vector<std::uint64_t>(bloom_words, 0);  // bit word_key() of every word
   unsigned index_shift_ = 63;                                   // h >> shift: a slot of index_
   std::vector<std::pair<std::string, hit>> entries_;
   std::vector<hit> alternates_;  // a word's second group and after (hit::alt)

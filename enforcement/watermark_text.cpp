@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 #include "enforcement/watermark_key.h"
 
@@ -65,6 +66,10 @@ constexpr std::string_view connectives[] = {
     "nor",     "yet",   "instead", "finally",  "first",  "next",    "now",     "today"};
 constexpr auto pronoun_keys = packed(pronouns);
 constexpr auto connective_keys = packed(connectives);
+constexpr std::array<std::uint64_t, 24> abbreviations = {
+    pack8("etc"), pack8("inc"), pack8("ltd"), pack8("co"),   pack8("corp"), pack8("jr"),   pack8("sr"), pack8("vs"),
+    pack8("al"),  pack8("eg"),  pack8("ie"),  pack8("approx"), pack8("misc"), pack8("esp"), pack8("dept"), pack8("dr"),
+    pack8("mr"),  pack8("mrs"), pack8("ms"),  pack8("st"),   pack8("no"),   pack8("fig"),  pack8("viz"), pack8("cf")};
 }  // namespace
 
 int word_scanner::clause_opener(std::string_view r) {
@@ -85,13 +90,13 @@ int word_scanner::clause_opener(std::string_view r) {
 }
 
 bool word_scanner::abbreviation(std::string_view r) {
-  char low[8];
-  const std::size_t n = r.size();
-  if (n > sizeof low) return false;
-  for (std::size_t q = 0; q < n; ++q) low[q] = static_cast<char>(r[q] | 0x20);
-  const std::string_view w(low, n);
-  for (std::string_view x : {"etc", "inc", "ltd", "co", "corp", "jr", "sr", "vs", "al", "eg", "ie", "approx",
-                             "misc", "esp", "dept", "dr", "mr", "mrs", "ms", "st", "no", "fig", "viz", "cf"})
+  // The letters, lower case, as one integer compared with each abbreviation's (the letters
+  // are ASCII letters: no two words of at most 8 pack alike).
+  if (r.size() > 8) return false;
+  std::uint64_t w = 0;
+  for (std::size_t q = 0; q < r.size(); ++q)
+    w |= std::uint64_t{static_cast<unsigned char>(r[q] | 0x20)} << (8 * q);
+  for (const std::uint64_t x : abbreviations)
     if (w == x) return true;
   return false;
 }

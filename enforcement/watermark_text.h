@@ -64,9 +64,15 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "enforcement/watermark_key.h"
 #include "enforcement/watermark_synonyms.h"
@@ -132,6 +138,39 @@ class word_scanner {
   static std::uint8_t cls(char c) { return classes[static_cast<unsigned char>(c)]; }
   static bool letter(char c) { return (cls(c) & c_letter) != 0; }
 
+#if defined(__SSE2__)
+  // A byte v is in [lo, lo + width) exactly when (v - lo + 0x80), read as signed, is below
+  // -128 + width: SSE2 has only signed compares (as detectors/tokeniser.cpp).
+  static __m128i in_range(__m128i v, char lo, char width) {
+    const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - lo)));
+    return _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + width)));
+  }
+#endif
+  // The run starting at p (not a blank; 16 bytes readable from p) when it ends
+  // within 16 bytes: its length, its leading letters and the classes it holds,
+  // from bit masks of 16 bytes at once rather than a lookup per byte. False
+  // for a longer run (the byte loop reads it).
+  static bool short_run(const char* p, std::size_t& len, std::size_t& lead, unsigned& flags) {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto mask = [](__m128i m) { return static_cast<unsigned>(_mm_movemask_epi8(m)); };
+    const unsigned blank = mask(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5)));
+    if (blank == 0) return false;
+    len = static_cast<std::size_t>(std::countr_zero(blank));
+    const unsigned in_run = (1u << len) - 1;
+    const unsigned letters = mask(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26)) & in_run;
+    const unsigned upper = mask(in_range(v, 'A', 26)) & in_run;
+    unsigned others = ~letters & in_run;
+    lead = others ? static_cast<std::size_t>(std::countr_zero(others)) : len;
+    flags = (letters ? unsigned{c_letter} : 0u) | (upper ? unsigned{c_upper} : 0u);
+    for (; others; others &= others - 1) flags |= cls(p[std::countr_zero(others)]);
+    return true;
+#else
+    (void)p, (void)len, (void)lead, (void)flags;
+    return false;
+#endif
+  }
+
   // The rewritten text is the scanned text with a few words replaced: it is
   // copied in spans, up to each replacement and after the last.
   struct writer {
@@ -147,9 +186,27 @@ class word_scanner {
     void finish() { out.append(text.data() + copied, text.size() - copied); }
   };
 
+  // The common run, in running text (not a line's first run, nor code, nor
+  // text left whole: plain_state(); in a list item, not the line's last run):
+  // a word of lower-case letters, perhaps with one of , ; : . ! ? after it,
+  // that is no unit's first word (nor a phrase's one word), not in the table
+  // and, with the table's serial comma, not a word before " and" or " or" that
+  // may end a list, so that it only becomes the context and one more run of
+  // the list's segment (or ends the sentence's list). Reads the
+  // run at text[i] (not a blank); when it is such a run, does what scan() does
+  // for it and moves i past it and one space after it, and goes on so while
+  // the runs are such and one space apart; leaves i at the first run it does
+  // not take, or at a blank, or at the end. Half the runs of an answer are
+  // taken here, at a fraction of the instructions of the general path.
+  void plain_run(std::string_view text, std::size_t& i);
+  bool plain_state() const {
+    return decided_ && !verbatim_ && !mid_run_ && !line_start_ && !in_fence_ && !in_inline_;
+  }
   // The words of the run `r`, followed in the text at hand by `rest`.
+  // `lead`: the number of letters `r` starts with.
   template <class Choose>
-  void scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w, Choose&& choose);
+  void scan_run(std::string_view r, unsigned flags, std::size_t lead, std::string_view rest, writer& w,
+                Choose&& choose);
   // The word that starts `rest` after its blanks, lower case into buf (empty:
   // not a word, or longer than max_word); false when `rest` ends first.
   static bool next_word(std::string_view rest, char (&buf)[max_word], std::string_view& word);
@@ -179,6 +236,12 @@ class word_scanner {
     if (n == 0) return false;
     return rest.size() > n ? space(rest[n]) : last_piece_;
   }
+  // Whether " and" or " or" starts text[at...] (whatever follows it): a superset of
+  // conjunction_follows(text.substr(at)).
+  static bool and_or_at(std::string_view text, std::size_t at) {
+    const std::string_view rest = text.substr(at);
+    return rest.starts_with(" and") || rest.starts_with(" or");
+  }
   // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
   // never takes one: no position, whether the period is there or not.
   static bool abbreviation(std::string_view r);
@@ -207,6 +270,48 @@ class word_scanner {
       }
     }
     return seg_opener_;
+  }
+  // The run `r` (a word, not a sentence's end nor a ';') is one more of the list's segment.
+  void list_run(std::string_view r) {
+    if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
+      seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
+      seg_opener_ = unknown_opener;
+    }
+  }
+  // Whether a run that list_run() would count next may be a serial comma's position, by the
+  // state of the list alone (serial_comma() also asks the run and what follows it).
+  bool list_may_end() const {
+    return list_commas_ > 0 && seg_runs_ < 3 && last_seg_runs_ <= 4;
+  }
+  // A comma after the segment's last run, at no position: it closes the segment, or what
+  // came before it was no list item.
+  void list_comma() {
+    if (segment_opener() > 2) {
+      // "..., such as apples, pears, and plums": the words after the opener are the list's
+      // first item (table v8 on).
+      const std::uint8_t opener_words = static_cast<std::uint8_t>(segment_opener() - 2);
+      seg_runs_ = static_cast<std::uint8_t>(seg_runs_ > opener_words ? seg_runs_ - opener_words : 0);
+      close_segment();
+      return;
+    }
+    if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
+      // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
+      // opening word, or a phrase that a preposition or a conjunction opens, is no list
+      // item; a list starts after it.
+      list_commas_ = 0;
+      last_seg_runs_ = 0xff;
+      seg_runs_ = 0;
+      seg_first_ = false;
+      return;
+    }
+    close_segment();
+  }
+  // The segment ends with its comma (written or not, at a position).
+  void close_segment() {
+    if (list_commas_ < 0xff) ++list_commas_;
+    last_seg_runs_ = seg_runs_;
+    seg_runs_ = 0;
+    seg_first_ = false;
   }
   // A contraction unit (or the first word of any unit) is one run of the list's segment.
   void list_unit_run() {
@@ -260,6 +365,11 @@ class word_scanner {
   bool last_piece_ = false;   // last_piece(): the text at hand ends the whole text
   bool prev_raw_ = false;     // prev_ext_ is the text as written, not yet lowered
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
+  // The last word of the text being scanned that plain_run found in the table (lower case, as
+  // written), and its hit: scan_run does not look it up again.
+  const char* found_at_ = nullptr;
+  std::size_t found_len_ = 0;
+  const synonym_table::hit* found_ = nullptr;
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
   // The list in this sentence (serial comma): commas that closed a segment, the runs
@@ -313,6 +423,7 @@ template <class Choose>
 void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose) {
   out.reserve(out.size() + text.size());
   writer w{text, out};
+  found_at_ = nullptr;  // a word of an earlier text may have stood at the same address
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
@@ -332,16 +443,24 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       mid_run_ = false;
       continue;
     }
+    if (plain_state()) {
+      plain_run(text, i);  // past the plain runs at i, if any: then a blank, the end, or another run
+      if (i == n || space(text[i])) continue;
+    }
     // The run: its end, and the classes of the bytes it holds.
     // Its leading letters, counted on the way (a contraction unit starts with them).
-    std::size_t j = i, lead = 0;
+    std::size_t j = i, lead = 0, len = 0;
     unsigned flags = 0;
-    do {
-      const std::uint8_t k = cls(text[j]);
-      if (k & c_space) break;
-      flags |= k;
-      if (flags == (flags & (c_letter | c_upper))) ++lead;
-    } while (++j < n);
+    if (n - i >= 16 && short_run(text.data() + i, len, lead, flags)) {
+      j = i + len;
+    } else {
+      do {
+        const std::uint8_t k = cls(text[j]);
+        if (k & c_space) break;
+        flags |= k;
+        if (flags == (flags & (c_letter | c_upper))) ++lead;
+      } while (++j < n);
+    }
     const std::string_view r = text.substr(i, j - i);
     i = j;
     if (!decided_) {
@@ -367,12 +486,14 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       if (table_->has_serial_comma()) list_unit_run();
       continue;
     }
-    scan_run(r, flags, text.substr(i), w, choose);
+    scan_run(r, flags, lead, text.substr(i), w, choose);
     // A run with a letter or digit ends a sentence when it ends in . ! ? or :
     // (closing quotes and brackets aside); one of punctuation only (a list
     // bullet, a dash) leaves the state as it was.
     bool ends_sentence = false;
-    if (flags & (c_letter | c_digit)) {
+    if (!(flags & c_other)) {
+      sentence_start_ = false;  // letters alone: the run ends in a letter
+    } else if (flags & (c_letter | c_digit)) {
       std::size_t end = r.size();
       while (end > 0 && (r[end - 1] == '"' || r[end - 1] == '\'' || r[end - 1] == ')' || r[end - 1] == '*' ||
                          r[end - 1] == '_'))
@@ -398,6 +519,68 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
   w.finish();
   prev();  // a word of `text` is kept lower case: `text` may not outlive this call
   segment_opener();  // and the run that opens a list's segment is read
+}
+
+inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
+#if defined(__SSE2__)
+  const std::size_t n = text.size();
+  const bool serial = table_->has_serial_comma();
+  // One run after another while they are plain and one space apart (the state
+  // plain_state() asks for does not change over them).
+  while (n - i >= 16) {
+    const char* p = text.data() + i;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const unsigned blank = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5))));
+    if (blank == 0 || (blank & 1) != 0) break;  // a run of 16 bytes or more; none
+    const auto len = static_cast<std::size_t>(std::countr_zero(blank));
+    const unsigned lower = static_cast<unsigned>(_mm_movemask_epi8(in_range(v, 'a', 26)));
+    const unsigned in_run = (1u << len) - 1;
+    std::size_t lead = len;
+    const char mark = p[len - 1];
+    if ((lower & in_run) != in_run) {
+      // Lower-case letters, then one mark that ends the run.
+      if (len < 2 || (lower & (in_run >> 1)) != (in_run >> 1)) break;
+      if (mark != ',' && mark != '.' && mark != ';' && mark != ':' && mark != '!' && mark != '?') break;
+      lead = len - 1;
+    }
+    // In a list item, the line's last run is a position (scan()): a run is plain there only
+    // when another follows it on its line.
+    if (item_ && (len + 1 >= 16 || p[len] != ' ' || space(p[len + 1]))) break;
+    // No unit's first word (scan_unit), no word of the table (scan_run): find_padded reads at
+    // most 16 bytes from p.
+    if (table_->unit_start_lower(p, lead)) break;
+    // With the table's serial comma, a word before " and" or " or" may be its position
+    // (serial_comma() decides); any other plain run only keeps the list's state.
+    const bool list_word = serial && (lead == len || mark == ',');
+    if (list_word && list_may_end() && and_or_at(text, i + len)) break;
+    if (table_->may_hold_lower(p, lead)) {
+      if (const synonym_table::hit* h = table_->find_padded(p, lead)) {
+        // A word of the table: scan_run takes it, and the lookup with it.
+        found_at_ = p;
+        found_len_ = lead;
+        found_ = h;
+        break;
+      }
+    }
+    ++words_;
+    set_prev_raw(std::string_view(p, lead));
+    // A run ending in . : ! ? ends a sentence; one of letters alone, or with , or ;, does not.
+    sentence_start_ = lead < len && mark != ',' && mark != ';';
+    if (sentence_start_) item_ = false;  // a sentence that ends before the line's last run ends the item
+    if (list_word) {
+      list_run(std::string_view(p, len));
+      if (lead < len) list_comma();
+    } else if (serial) {
+      reset_list();  // . : ! ? end the sentence, ; its part
+    }
+    i += len;
+    if (i < n && p[len] == ' ') ++i;  // the usual single space (the loop of scan() takes others)
+    if (i >= n || space(text[i])) break;
+  }
+#else
+  (void)text, (void)i;
+#endif
 }
 
 template <class Choose>
@@ -518,13 +701,11 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
   if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
   if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
   const bool comma = r.back() == ',';
-  if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
-    seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
-    seg_opener_ = unknown_opener;
-  }
+  const bool may_end = list_may_end();  // before list_run(): seg_runs_ < 3 then, <= 3 after
+  list_run(r);
   const std::size_t core = r.size() - (comma ? 1 : 0);
-  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) &&
-      list_commas_ > 0 && seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) &&
+  if (may_end && core > 0 && letter(r[core - 1]) &&
+      !(flags & (c_unsafe | c_tick | c_dot | c_digit)) && conjunction_follows(rest) &&
       segment_opener() == 0) {
     ++eligible_;
     const std::uint32_t observed = comma ? 1 : 0;
@@ -539,32 +720,10 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
       else
         w.replace(at, at + 1);
     }
-  } else if (!comma) {
-    return;
-  } else if (segment_opener() > 2) {
-    // "..., such as apples, pears, and plums": the words after the opener are the list's
-    // first item (table v8 on).
-    if (list_commas_ < 0xff) ++list_commas_;
-    const std::uint8_t opener_words = static_cast<std::uint8_t>(segment_opener() - 2);
-    last_seg_runs_ = static_cast<std::uint8_t>(seg_runs_ > opener_words ? seg_runs_ - opener_words : 0);
-    seg_runs_ = 0;
-    seg_first_ = false;
-    return;
-  } else if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
-    // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
-    // opening word, or a phrase that a preposition or a conjunction opens, is no list
-    // item; a list starts after it.
-    list_commas_ = 0;
-    last_seg_runs_ = 0xff;
-    seg_runs_ = 0;
-    seg_first_ = false;
-    return;
+    close_segment();
+  } else if (comma) {
+    list_comma();
   }
-  // The segment ends with its comma (written or not, at a position).
-  if (list_commas_ < 0xff) ++list_commas_;
-  last_seg_runs_ = seg_runs_;
-  seg_runs_ = 0;
-  seg_first_ = false;
 }
 
 template <class Choose>
@@ -585,8 +744,8 @@ void word_scanner::item_stop(std::string_view r, writer& w, Choose&& choose) {
 }
 
 template <class Choose>
-void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view rest, writer& w,
-                            Choose&& choose) {
+void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead, std::string_view rest,
+                            writer& w, Choose&& choose) {
   bool bad = (flags & c_unsafe) != 0;
   if (flags & c_tick) {
     for (const char c : r)
@@ -620,7 +779,8 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       ++k;
       continue;
     }
-    std::size_t e = k + 1;
+    // The run's leading letters are its first word (most runs are one word and a mark or none).
+    std::size_t e = k == 0 && lead > 0 ? lead : k + 1;
     while (e < n && letter(r[e])) ++e;
     const std::string_view wd = r.substr(k, e - k);
     ++words_;
@@ -637,17 +797,35 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       const bool joined = before == '-' || after == '-' || before == '\'' || after == '\'' || before == '"' ||
                           after == '"' || static_cast<unsigned char>(before) >= 0x80 ||
                           static_cast<unsigned char>(after) >= 0x80;
-      char lower[max_word];
+      // Lower case, padded for synonym_table::find_padded.
+      alignas(16) char lower[max_word + 8];
       bool all_lower = true, rest_lower = true, all_upper = true;
-      for (std::size_t q = 0; q < wd.size(); ++q) {
-        const char ch = wd[q];
-        const bool up = ch >= 'A' && ch <= 'Z';
-        lower[q] = up ? static_cast<char>(ch + 32) : ch;
-        if (up) {
-          all_lower = false;
-          if (q > 0) rest_lower = false;
-        } else {
-          all_upper = false;
+#if defined(__SSE2__)
+      if (wd.size() <= 16 && w.text.data() + w.text.size() - wd.data() >= 16) {
+        // The 16 bytes from the word's first at once: its capitals as a bit mask.
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wd.data()));
+        const __m128i up = in_range(v, 'A', 26);
+        _mm_store_si128(reinterpret_cast<__m128i*>(lower), _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+        _mm_store_si128(reinterpret_cast<__m128i*>(lower + 16), _mm_setzero_si128());
+        const unsigned in_word = (1u << wd.size()) - 1;
+        const unsigned caps = static_cast<unsigned>(_mm_movemask_epi8(up)) & in_word;
+        all_lower = caps == 0;
+        rest_lower = (caps & ~1u) == 0;
+        all_upper = caps == in_word;
+      } else
+#endif
+      {
+        std::memset(lower + wd.size(), 0, 8);
+        for (std::size_t q = 0; q < wd.size(); ++q) {
+          const char ch = wd[q];
+          const bool up = ch >= 'A' && ch <= 'Z';
+          lower[q] = up ? static_cast<char>(ch + 32) : ch;
+          if (up) {
+            all_lower = false;
+            if (q > 0) rest_lower = false;
+          } else {
+            all_upper = false;
+          }
         }
       }
       pattern = all_lower ? 0 : (rest_lower ? 1 : ((all_upper && wd.size() > 1) ? 2 : 3));
@@ -656,7 +834,10 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
         // The word's first group whose rule holds here (most words have one group).
-        for (const synonym_table::hit* c = table_->find(std::string_view(lower, wd.size())); c;
+        const synonym_table::hit* first = wd.data() == found_at_ && wd.size() == found_len_
+                                              ? found_  // plain_run looked it up
+                                              : table_->find_padded(lower, wd.size());
+        for (const synonym_table::hit* c = first; c;
              c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.
           char nbuf[max_word];
@@ -677,8 +858,13 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
     if (h) {
       ++eligible_;
       const std::uint32_t m = choose(prev(), *h, wd);
-      const std::string& pick = table_->group(h->group)[m];
-      if (m != h->member) {
+      if (m == h->member) {
+        // The word stays; it is its group's member h->member, so the context it leaves is itself,
+        // lowered (as set_prev(group[m]) would give, without reading the group: a cache miss
+        // or two in the gateway, for every position).
+        set_prev_raw(wd);
+      } else {
+        const std::string& pick = table_->group(h->group)[m];
         ++changed_;
         const auto b = static_cast<std::size_t>(wd.data() - w.text.data());
         std::string& out = w.replace(b, b + wd.size());
@@ -689,8 +875,8 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::string_view
         } else if (pattern == 2) {
           for (std::size_t q = at; q < out.size(); ++q) out[q] = static_cast<char>(out[q] - 32);
         }
+        set_prev(pick);
       }
-      set_prev(pick);
     } else {
       set_prev_raw(wd);
     }

@@ -96,7 +96,8 @@ std::string_view trim(std::string_view s) {
 }
 }  // namespace
 
-client_identity identity_resolver::identify(const http::fields& f, const ip::address& peer) const {
+client_identity identity_resolver::identify(const http::fields& f, const ip::address& peer,
+                                            std::string_view peer_text) const {
   client_identity out;
   ip::address addr = peer;
   if (!trusted_.empty() && trusted(peer)) {
@@ -106,7 +107,11 @@ client_identity identity_resolver::identify(const http::fields& f, const ip::add
       out.via_trusted_proxy = true;
     }
   }
-  out.peer_address = addr.to_string();
+  if (addr == peer && !peer_text.empty()) {
+    out.peer_address.assign(peer_text);
+  } else {
+    out.peer_address = addr.to_string();
+  }
 
   std::string_view credential;
   auto auth = f.find(http::field::authorization);

@@ -37,8 +37,10 @@ class identity_resolver {
   // X-Forwarded-For is believed.
   identity_resolver(std::string secret, std::string header, std::vector<cidr> trusted);
 
-  client_identity identify(const boost::beast::http::fields& f,
-                           const boost::asio::ip::address& peer) const;
+  // `peer_text`, when given, is peer.to_string() (a connection keeps it: one
+  // conversion per request was a tenth of identifying it).
+  client_identity identify(const boost::beast::http::fields& f, const boost::asio::ip::address& peer,
+                           std::string_view peer_text = {}) const;
   // The client id of a credential of a kind (also for admin look-ups and replay).
   std::string client_id(credential_kind kind, std::string_view credential) const;
   bool trusted(const boost::asio::ip::address& a) const;

@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include <array>
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -380,7 +381,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // Phase 2: the credential becomes a client id (never kept itself).
-  void identify() { who_ = live_->identity.identify(req_.base(), peer_); }
+  void identify() { who_ = live_->identity.identify(req_.base(), peer_, peer_text_); }
 
   // Phase 3: the client's verdict and buckets decide pass, delay or refuse.
   void admit() {
@@ -492,16 +493,48 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++up_->requests;
     set_deadline(phase::up_write, live_->cfg.upstream.response_timeout_ms);
     start_watch();
+    if (!up_->is_tls() && inline_depth_ < max_inline_depth && !req_.chunked()) return write_request_plain();
     req_sr_.emplace(req_);
-    if (!up_->is_tls() && inline_depth_ < max_inline_depth) {
-      error_code ec;
-      http::write(up_->socket(), *req_sr_, ec);
-      if (ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
-    }
     up_->visit([this](auto& s) {
       http::async_write(s, *req_sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
         self->on_up_write(ec);
       });
+    });
+  }
+
+  // Plain TCP, a body of known length (the usual request): the header is
+  // written out as Beast's serializer writes it, and goes with the body in one
+  // gather write; what the socket does not take at once goes out through Asio.
+  // Beast's serializer walked its buffer sequences for a sixth of the request
+  // path's own instructions (callgrind).
+  void write_request_plain() {
+    std::string& head = up_head_;
+    head.clear();
+    const std::string_view method = req_.method_string(), target = req_.target();
+    head.append(method.data(), method.size()).push_back(' ');
+    head.append(target.data(), target.size());
+    const unsigned v = req_.version();  // as Beast writes it
+    head.append(" HTTP/").push_back(static_cast<char>('0' + v / 10));
+    head.push_back('.');
+    head.push_back(static_cast<char>('0' + v % 10));
+    head.append("\r\n", 2);
+    for (const auto& f : req_) {
+      const std::string_view name = f.name_string(), value = f.value();
+      head.append(name.data(), name.size()).append(": ", 2);
+      head.append(value.data(), value.size()).append("\r\n", 2);
+    }
+    head.append("\r\n", 2);
+    const std::string& body = req_.body();
+    const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+    error_code ec;
+    const std::size_t n = up_->socket().write_some(both, ec);
+    if (!ec && n == head.size() + body.size()) return run_inline(&session::on_up_write, ec);
+    if (ec && ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
+    // The rest, from where the socket stopped.
+    const std::size_t in_head = std::min(n, head.size());
+    const std::array<asio::const_buffer, 2> rest{asio::buffer(head) + in_head, asio::buffer(body) + (n - in_head)};
+    asio::async_write(up_->socket(), rest, [self = this->shared_from_this()](error_code e, std::size_t) {
+      self->on_up_write(e);
     });
   }
 
@@ -629,12 +662,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (!relay_buf_) relay_buf_ = std::make_unique<char[]>(relay_buffer_bytes);
     if (mode_ == relay_mode::json_rewrite) return relay_read();
 
-    sr_.emplace(res);
+    // Plain TCP, the body passed as it comes and not chunked (the usual
+    // answer): the session writes the header and the body bytes itself.
+    raw_relay_ = !is_tls && mode_ == relay_mode::pass && !res.chunked();
+    if (raw_relay_) {
+      sr_.reset();
+      head_pending_ = true;
+      serialize_response_header(res);
+    } else {
+      sr_.emplace(res);
+    }
     // When body bytes came with the header, they go out with it in one write
     // (one syscall and one packet for a typical answer); otherwise the header
     // goes now, so that a client sees a slow stream start at once.
     if (up_->buffer.size() > 0) return relay_read();
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
+    if (raw_relay_) return raw_write({}, /*last=*/false);
     if (!is_tls && inline_depth_ < max_inline_depth) {
       error_code ec;
       http::write_header(stream_, *sr_, ec);
@@ -717,6 +760,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void relay_write() {
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
+    if (raw_relay_) {
+      const auto& body = up_parser_->get().body();
+      return raw_write({static_cast<const char*>(body.data), body.data ? body.size : 0}, !body.more);
+    }
     if (!is_tls && inline_depth_ < max_inline_depth) {
       error_code ec;
       http::write(stream_, *sr_, ec);
@@ -731,6 +778,64 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (ec == http::error::need_buffer) ec = {};
     if (ec) return client_gone();
     if (sr_->is_done()) return relay_done();
+    relay_read();
+  }
+
+  // The response header as Beast's serializer writes it (status line, the
+  // fields in order, a blank line), into head_. Beast walked its buffer
+  // sequences for a tenth of the request path's own instructions (callgrind).
+  void serialize_response_header(const http::response<http::buffer_body>& res) {
+    const unsigned v = res.version(), code = res.result_int();
+    std::string& h = res_head_;
+    h.assign("HTTP/");
+    h.push_back(static_cast<char>('0' + v / 10));
+    h.push_back('.');
+    h.push_back(static_cast<char>('0' + v % 10));
+    h.push_back(' ');
+    h.push_back(static_cast<char>('0' + code / 100));
+    h.push_back(static_cast<char>('0' + (code / 10) % 10));
+    h.push_back(static_cast<char>('0' + code % 10));
+    h.push_back(' ');
+    const std::string_view reason = res.reason();
+    h.append(reason.data(), reason.size()).append("\r\n", 2);
+    for (const auto& f : res) {
+      const std::string_view name = f.name_string(), value = f.value();
+      h.append(name.data(), name.size()).append(": ", 2);
+      h.append(value.data(), value.size()).append("\r\n", 2);
+    }
+    h.append("\r\n", 2);
+  }
+
+  // Writes the header (the first time) and `body` to the client; then the
+  // next read of the upstream, or the end of the response after `last`.
+  void raw_write(std::string_view body, bool last) {
+    if constexpr (!is_tls) {
+      const std::string_view head = head_pending_ ? std::string_view(res_head_) : std::string_view();
+      head_pending_ = false;
+      raw_last_ = last;
+      const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+      const std::size_t total = head.size() + body.size();
+      std::size_t n = 0;
+      if (inline_depth_ < max_inline_depth) {
+        error_code ec;
+        if (total > 0) n = stream_.write_some(both, ec);
+        if (!ec && n == total) return run_inline(&session::on_raw_written, ec);
+        if (ec && ec != asio::error::would_block) return run_inline(&session::on_raw_written, ec);
+      }
+      const std::size_t in_head = std::min(n, head.size());
+      const std::array<asio::const_buffer, 2> rest{asio::buffer(head) + in_head,
+                                                   asio::buffer(body) + (n - in_head)};
+      asio::async_write(stream_, rest, [self = this->shared_from_this()](error_code ec, std::size_t) {
+        self->on_raw_written(ec);
+      });
+    } else {
+      (void)body, (void)last;
+    }
+  }
+
+  void on_raw_written(error_code ec) {
+    if (ec) return client_gone();
+    if (raw_last_) return relay_done();
     relay_read();
   }
 
@@ -1145,6 +1250,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   steady::time_point up_start_{};
   std::optional<http::response_parser<http::buffer_body>> up_parser_;
   std::optional<http::response_serializer<http::buffer_body>> sr_;
+  bool raw_relay_ = false;     // the session writes the response itself (relay_header)
+  bool head_pending_ = false;  // res_head_ is not written yet
+  bool raw_last_ = false;      // the write under way ends the response
+  std::string res_head_;
   bool up_keep_alive_ = false;
   relay_mode mode_ = relay_mode::pass;
   bool is_sse_ = false;
@@ -1162,6 +1271,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool reading_ = false;   // a read of the client is outstanding
   int inline_depth_ = 0;
   std::optional<http::request_serializer<http::string_body>> req_sr_;
+  std::string up_head_;  // the request header for the upstream (write_request_plain)
   std::uint64_t watch_gen_ = 0;
   std::size_t lingered_ = 0;
 };

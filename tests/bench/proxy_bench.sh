@@ -81,25 +81,37 @@ pids_of() {
   esac
 }
 hz=$(getconf CLK_TCK)
+# The gateway's threads by what they do (their names: common/thread_role.h):
+# the request path, detection, and recording (the store writer and RocksDB's own).
+declare -A thread_roles=([io]='^dg-io-' [analysis]='^dg-analyzer' [recording]='^(dg-store-writer|rocksdb)')
 
 # run NAME ADDR: one measured wrk run (after a short unmeasured warm-up). Besides
 # wrk's figures it records the CPU time the proxy and the mock spent per request,
 # which stays comparable when other work shares the machine.
 run() {
-  local name=$1 addr=$2 out line proxy_before mock_before proxy_cpu mock_cpu
+  local name=$1 addr=$2 out line proxy_before mock_before proxy_cpu mock_cpu split="" role
+  local -A role_before
   [[ -n $addr ]] || return 0
   wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$here/chat_post.lua" "http://$addr/v1/chat/completions" >/dev/null 2>&1 || true
   # shellcheck disable=SC2046
   proxy_before=$(bench_cpu_ticks $(pids_of "$name"))
   mock_before=$(bench_cpu_ticks "$MOCK_PID")
+  if [[ $name == distillguard || $name == dg-* ]]; then
+    for role in "${!thread_roles[@]}"; do role_before[$role]=$(bench_thread_ticks "$(pids_of "$name")" "${thread_roles[$role]}"); done
+  fi
   out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/chat_post.lua" \
     "http://$addr/v1/chat/completions" 2>&1) || bench_die "wrk failed against $name: $out"
   # shellcheck disable=SC2046
   proxy_cpu=$(($(bench_cpu_ticks $(pids_of "$name")) - proxy_before))
   mock_cpu=$(($(bench_cpu_ticks "$MOCK_PID") - mock_before))
+  if [[ $name == distillguard || $name == dg-* ]]; then
+    for role in "${!thread_roles[@]}"; do
+      split+="\"${role}_cpu_s\":$(awk "BEGIN{print ($(bench_thread_ticks "$(pids_of "$name")" "${thread_roles[$role]}") - ${role_before[$role]})/$hz}"),"
+    done
+  fi
   line=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //')
   [[ -n $line ]] || bench_die "no RESULT line from wrk against $name: $out"
-  line="{\"target\":\"$name\",\"proxy_cpu_s\":$(awk "BEGIN{print $proxy_cpu/$hz}"),\"mock_cpu_s\":$(awk "BEGIN{print $mock_cpu/$hz}"),${line#\{}"
+  line="{\"target\":\"$name\",\"proxy_cpu_s\":$(awk "BEGIN{print $proxy_cpu/$hz}"),\"mock_cpu_s\":$(awk "BEGIN{print $mock_cpu/$hz}"),$split${line#\{}"
   echo "$line" >>"$results_file"
   echo "bench: $line" >&2
 }
@@ -161,6 +173,16 @@ if "distillguard" in summary:
     print(f"distillguard/nginx: throughput {ratios['throughput']:.2f}x (target >= 1.0), "
           f"p50 {ratios['p50']:.2f}x, p99 {ratios['p99']:.2f}x (target <= 1.0), "
           f"CPU per request {ratios['cpu_per_request']:.2f}x")
+    # Where the gateway's CPU goes, per request: the request path (I/O threads) against
+    # nginx's whole cost, then what detection and recording add to it.
+    full = [r for r in rows if r["target"] == "distillguard" and "io_cpu_s" in r]
+    if full:
+        per = lambda k: sum(1e6 * r[k] / max(1, r["requests"]) for r in full) / len(full)
+        io, an, rec = per("io_cpu_s"), per("analysis_cpu_s"), per("recording_cpu_s")
+        ratios["io_threads_cpu_over_nginx"] = io / n["proxy_cpu_us_per_req"]
+        print(f"distillguard CPU per request: I/O threads {io:.1f} us ({io / n['proxy_cpu_us_per_req']:.2f}x nginx's "
+              f"{n['proxy_cpu_us_per_req']:.1f}), analysis {an:.1f} us, recording {rec:.1f} us, "
+              f"other {max(0.0, g['proxy_cpu_us_per_req'] - io - an - rec):.1f} us")
     for t in targets:
         if t.startswith("dg-"):
             v = summary[t]

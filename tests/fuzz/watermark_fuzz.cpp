@@ -14,10 +14,13 @@
 //     of it parses, its data is JSON when the input's was, and [DONE] stays last;
 //   - the in-place rewrite of chat.completion.chunk events equals the full
 //     parse: a second rewriter with the fast path off sees the same events and
-//     must give the same JSON value for each, and the same flushed events.
+//     must give the same JSON value for each, and the same flushed events;
+//   - the input read as an answer's text, whole and in deltas, is marked alike
+//     by the text marker and by main's scanner before its fast path (watermark_reference_v8.h).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,6 +30,7 @@
 #include "enforcement/watermark_rewriter.h"
 #include "enforcement/watermark_synonyms.h"
 #include "server/sse_parser.h"
+#include "tests/unit/enforcement/watermark_reference_v8.h"
 
 namespace {
 
@@ -111,6 +115,34 @@ void sse_stream(std::string_view input, std::size_t chunk) {
   });
 }
 
+// The fast scanner against the reference: output and counters, whole and in deltas of `chunk` bytes.
+void text_oracle(std::string_view text, std::size_t chunk) {
+  // Table v7, the table of the reference's features (v8 reads more phrases than it knows).
+  static const auto table = [] {
+    auto t = std::make_shared<dg::enforcement::synonym_table>();
+    if (!dg::enforcement::synonym_table::load_file(
+             std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v7.tsv", *t))
+      finding("cannot load table v7");
+    return std::shared_ptr<const dg::enforcement::synonym_table>(std::move(t));
+  }();
+  static const auto key = dg::enforcement::derive_mark_key("fuzz-watermark-secret", "0123456789abcdef", 1);
+  dg::enforcement::text_marker fast(*table, key);
+  dg::enforcement::reference_v8::text_marker ref(*table, key);
+  if (fast.mark(text) != ref.mark(text)) finding("the text marker and the reference marked a text differently");
+  if (fast.scanner().words() != ref.scanner().words() ||
+      fast.scanner().eligible() != ref.scanner().eligible() ||
+      fast.scanner().changed() != ref.scanner().changed() ||
+      fast.scanner().stops_changed() != ref.scanner().stops_changed() ||
+      fast.scanner().commas_changed() != ref.scanner().commas_changed())
+    finding("the text marker and the reference counted a text differently");
+  dg::enforcement::text_marker fs(*table, key);
+  dg::enforcement::reference_v8::text_marker rs(*table, key);
+  for (std::size_t pos = 0; pos < text.size(); pos += chunk)
+    if (fs.feed(text.substr(pos, chunk)) != rs.feed(text.substr(pos, chunk)))
+      finding("the text marker and the reference marked a delta differently");
+  if (fs.finish() != rs.finish()) finding("the text marker and the reference released another tail");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -121,5 +153,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     sse_stream(input, std::size_t{1} << ((data[0] >> 1) % 12));
   }
+  text_oracle(input, std::size_t{1} << ((data[0] >> 1) % 6));
   return 0;
 }

@@ -1,7 +1,9 @@
 // The one-pass word scanner and text marker (enforcement/watermark_text.h)
-// held to the ones they replaced (watermark_reference.h, kept verbatim): the
-// same output, counters and positions on every Alpaca answer, whole and cut
-// into stream deltas, on the watermark fuzz corpus and on awkward texts.
+// held to the ones they replaced (watermark_reference.h, kept verbatim, with
+// the -v3 table; watermark_reference_v8.h, main's scanner of table v7 before
+// the fast path, with every table): the same output, counters and positions on
+// every Alpaca answer, whole and cut into stream deltas, on the watermark fuzz
+// corpus and on awkward texts.
 #include <filesystem>
 #include <memory>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include "tests/eval/watermark_trials.h"
 #include "tests/support/datasets.h"
 #include "tests/unit/enforcement/watermark_reference.h"
+#include "tests/unit/enforcement/watermark_reference_v8.h"
 
 namespace dg::enforcement {
 namespace {
@@ -41,16 +44,17 @@ std::vector<call> positions(const synonym_table& t, std::string_view text, std::
 
 // Marks `text` with both markers, whole and in deltas cut at random, and
 // compares everything they give out.
+template <class Ref = reference::text_marker, class RefScanner = reference::word_scanner>
 void expect_same(const synonym_table& t, const mark_key& k, std::string_view text, std::mt19937_64& rng) {
   text_marker fast(t, k);
-  reference::text_marker ref(t, k);
+  Ref ref(t, k);
   ASSERT_EQ(fast.mark(text), ref.mark(text)) << text;
   EXPECT_EQ(fast.scanner().words(), ref.scanner().words());
   EXPECT_EQ(fast.scanner().eligible(), ref.scanner().eligible());
   EXPECT_EQ(fast.scanner().changed(), ref.scanner().changed());
 
   text_marker fs(t, k);
-  reference::text_marker rs(t, k);
+  Ref rs(t, k);
   std::uniform_int_distribution<std::size_t> len(1, 24);
   for (std::size_t i = 0; i < text.size();) {
     const std::size_t n = std::min(len(rng), text.size() - i);
@@ -59,9 +63,19 @@ void expect_same(const synonym_table& t, const mark_key& k, std::string_view tex
   }
   ASSERT_EQ(fs.finish(), rs.finish()) << text;
   EXPECT_EQ(fs.scanner().changed(), rs.scanner().changed());
+  EXPECT_EQ(fs.scanner().words(), rs.scanner().words());
+  EXPECT_EQ(fs.scanner().eligible(), rs.scanner().eligible());
+  if constexpr (requires { rs.scanner().stops_changed(); }) {
+    EXPECT_EQ(fast.scanner().stops_changed(), ref.scanner().stops_changed());
+    EXPECT_EQ(fs.scanner().stops_changed(), rs.scanner().stops_changed());
+  }
+  if constexpr (requires { rs.scanner().commas_changed(); }) {
+    EXPECT_EQ(fast.scanner().commas_changed(), ref.scanner().commas_changed());
+    EXPECT_EQ(fs.scanner().commas_changed(), rs.scanner().commas_changed());
+  }
 
   std::uint64_t fw = 0, rw = 0;
-  EXPECT_EQ(positions<word_scanner>(t, text, fw), positions<reference::word_scanner>(t, text, rw)) << text;
+  EXPECT_EQ(positions<word_scanner>(t, text, fw), positions<RefScanner>(t, text, rw)) << text;
   EXPECT_EQ(fw, rw);
 }
 
@@ -96,10 +110,10 @@ TEST(WatermarkFastScan, SameAsBeforeOnEveryAlpacaAnswer) {
   for (const char* v : {"-v1", "-v2"}) expect_same(*old_table(v), derive_mark_key("s", "old", 1), all, rng);
 }
 
-TEST(WatermarkFastScan, SameAsBeforeOnTheFuzzCorpusAndAwkwardTexts) {
-  const auto table = old_table("-v3");
-  const mark_key k = derive_mark_key("s", "awkward", 1);
-  std::mt19937_64 rng(9);
+// Texts that reach every branch of the scanners: units, rules, item stops,
+// code, quotes, case, non-ASCII; random mixes of the table's words; the
+// watermark fuzz corpus.
+std::vector<std::string> awkward_texts(std::mt19937_64& rng) {
   std::vector<std::string> texts = {
       "Additionally, it is important to use big cars. We don't know; it's large. I am here and they are there.",
       "IMPORTANT: Use BIG cars. Use big `cars and` trucks.\n```\nuse big cars\n```\nThen use big cars.",
@@ -137,9 +151,121 @@ TEST(WatermarkFastScan, SameAsBeforeOnTheFuzzCorpusAndAwkwardTexts) {
     ++files;
   }
   EXPECT_GT(files, 5u);
-  for (const auto& s : texts) {
+  return texts;
+}
+
+TEST(WatermarkFastScan, SameAsBeforeOnTheFuzzCorpusAndAwkwardTexts) {
+  const auto table = old_table("-v3");
+  const mark_key k = derive_mark_key("s", "awkward", 1);
+  std::mt19937_64 rng(9);
+  for (const auto& s : awkward_texts(rng)) {
     expect_same(*table, k, s, rng);
     if (HasFatalFailure()) return;
+  }
+}
+
+// The bitmask scanner and its fast path (plain_run) held to main's scanner of
+// table v7 (watermark_reference_v8.h, a snapshot of it at 2fc39d2: serial
+// commas, phrase units, >+word rules, the unmatched backtick), with the
+// table v7 (the built-in one until v8, whose phrases it does not know) and
+// every older one.
+void expect_same_v8(const synonym_table& t, const mark_key& k, std::string_view text, std::mt19937_64& rng) {
+  expect_same<reference_v8::text_marker, reference_v8::word_scanner>(t, k, text, rng);
+}
+
+constexpr const char* older_tables[] = {"-v1", "-v2", "-v3", "-v4", "-v5", "-v6"};
+
+TEST(WatermarkFastScan, SameAsTableV7ScannerOnEveryAlpacaAnswer) {
+  DG_REQUIRE_DATASETS();
+  const auto outputs = eval::load_texts(test_data::dataset_path("alpaca_5000.jsonl"), "output");
+  ASSERT_GT(outputs.size(), 4000u);
+  const auto table = old_table("-v7");  // the table of its features (v8 reads more: not this scanner's)
+  ASSERT_TRUE(table->has_serial_comma());
+  std::mt19937_64 rng(7);
+  std::uint64_t changed = 0, stops = 0, commas = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const mark_key k = derive_mark_key("s", "client-" + std::to_string(i % 97), 1);
+    expect_same_v8(*table, k, outputs[i], rng);
+    text_marker m(*table, k);
+    m.mark(outputs[i]);
+    changed += m.scanner().changed();
+    stops += m.scanner().stops_changed();
+    commas += m.scanner().commas_changed();
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(changed, 1000u);  // the comparison covered rewritten words, not only copies
+  EXPECT_GT(stops, 50u);      // and item stops
+  EXPECT_GT(commas, 50u);     // and serial commas
+  std::string all;
+  for (std::size_t i = 0; i < 300; ++i) all += outputs[i] + "\n\n";
+  expect_same_v8(*table, derive_mark_key("s", "joined", 1), all, rng);
+  for (const char* v : older_tables)
+    expect_same_v8(*old_table(v), derive_mark_key("s", "old", 1), all, rng);
+}
+
+TEST(WatermarkFastScan, SameAsTableV7ScannerOnTheFuzzCorpusAndAwkwardTexts) {
+  const auto table = old_table("-v7");  // the table of its features (v8 reads more: not this scanner's)
+  const mark_key k = derive_mark_key("s", "awkward", 1);
+  std::mt19937_64 rng(11);
+  auto texts = awkward_texts(rng);
+  // List items, abbreviations and sentence ends around item stops.
+  texts.push_back("Steps:\n- Fix any leaks.\n- Fix any leaks\n* Use etc.\n1. It is big. Use it\n2) make sure\n"
+                  "\xE2\x80\xA2 also large\n- Mr. Big\n-   spaced out  \n- `code` here\n- last one");
+  texts.push_back("- a\n- ab\n- abc.\n- Ab.\n- AB\n12. x y z.\n1000. not an item\n- it is\n- do not");
+  texts.push_back(std::string(300, 'a') + " big " + std::string(70, 'B') + "\tlarge\r\nuse\fbig\vcars " +
+                  std::string(40, 'x') + "'s big." + std::string(33, 'q') + " it is big");
+  // Random mixes of what lists, sentences and blanks are made of.
+  const std::vector<std::string> pieces = {"\n- ", "\n* ", "\n1. ", "\n12) ", "\n\xE2\x80\xA2 ", "etc.", "Inc.", "big.",
+                                           "big", "Big", "large.", "it", "is", "not", "don't", "do", "cannot", "I",
+                                           "also", "Also,", "Moreover,", "use", "need", "to", "the", "a", ".", "!",
+                                           "?", ":", ")", "\"", "'", "`", "```", "\t", "\r\n", "  ", "\n\n",
+                                           "x1", "e.g.", "www.big.com", "caf\xC3\xA9", "\xE2\x80\x99s", "-"};
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1), coin(0, 3);
+  for (int t = 0; t < 500; ++t) {
+    std::string s;
+    for (int w = 0; w < 50; ++w) {
+      s += pieces[pick(rng)];
+      if (coin(rng) != 0) s += ' ';
+    }
+    texts.push_back(std::move(s));
+  }
+  // Lists with and without their serial comma, phrases, "help to", backticks that none closes,
+  // in runs of plain words (the fast path's) and around them.
+  texts.push_back(
+      "We bought apples, pears, and plums. We bought apples, pears and plums, and then we "
+      "left and slept. However, we left and slept; red, green or blue, or none at all. During "
+      "the day, the stars and moon. Use tools such as icons and widgets, or tools like icons "
+      "and widgets. It can help to reduce costs, and it helps reduce the costs and risks.");
+  texts.push_back(
+      "a `b, c, and d\nthe cats, the dogs, and the birds `and\ne, f, and g `h` i, j, and k\n"
+      "one two three four five, six seven, eight nine and ten. x, y, z, w, v and u");
+  const std::vector<std::string> words = {
+      "apples", "pears",   "plums",     "red",      "green", "blue",  "stars", "moon",
+      "icons",  "widgets", "we",        "they",     "such",  "as",    "like",  "during",
+      "the",    "day",     "however",   "tools",    "help",  "helps", "to",    "reduce",
+      "costs",  "risks",   "different", "distinct", "are",   "and",   "or",    "it",
+      "is",     "quickly", "including", "Apples",   "big",   "large", "etc",   "x1"};
+  const std::vector<std::string> seps = {" ",    " ",      " ",     " ",  ", ", ", ",     " and ",
+                                         " or ", ", and ", ", or ", ". ", "; ", ": ",     "! ",
+                                         "\n",   "\n- ",   " `",    "` ", "  ", ",  and "};
+  std::uniform_int_distribution<std::size_t> word(0, words.size() - 1), sep(0, seps.size() - 1);
+  for (int t = 0; t < 1000; ++t) {
+    std::string s;
+    for (int w = 0; w < 40; ++w) s += words[word(rng)] + seps[sep(rng)];
+    if (coin(rng) == 0) s += words[word(rng)];  // ending in a word, not a blank
+    texts.push_back(std::move(s));
+  }
+  for (const auto& s : texts) {
+    expect_same_v8(*table, k, s, rng);
+    if (HasFatalFailure()) return;
+  }
+  // Tables without serial commas, phrases or the backtick rule (v6 and before) and with them.
+  for (const char* v : older_tables) {
+    const auto older = old_table(v);
+    for (const auto& s : texts) {
+      expect_same_v8(*older, k, s, rng);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 

@@ -80,6 +80,21 @@ TEST(identity, forwarded_for_only_from_trusted_proxies) {
             "10.0.0.1");
 }
 
+// The connection's text of its peer stands in for converting the address, but
+// never for an address taken from X-Forwarded-For.
+TEST(identity, peer_text_is_the_peer_address_only) {
+  const auto peer = ip::make_address("10.0.0.1");
+  http::fields none;
+  const auto given = resolver().identify(none, peer, "10.0.0.1");
+  const auto made = resolver().identify(none, peer);
+  EXPECT_EQ(given.peer_address, made.peer_address);
+  EXPECT_EQ(given.client_id, made.client_id);
+  EXPECT_EQ(given.hint, made.hint);
+  http::fields f;
+  f.set("x-forwarded-for", "198.51.100.9");
+  EXPECT_EQ(resolver({"10.0.0.0/8"}).identify(f, peer, "10.0.0.1").peer_address, "198.51.100.9");
+}
+
 // Ids are cached per thread; the cache must never answer for another secret,
 // another kind of credential, or stop answering right after it fills.
 TEST(identity, cached_ids_stay_exact) {

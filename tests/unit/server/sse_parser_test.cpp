@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "server/usage.h"
@@ -144,6 +145,63 @@ TEST(usage, from_final_chunk_and_body) {
   EXPECT_TRUE(find_usage(R"({"usage":{"prompt_tokens":99999999999,"completion_tokens":-4}})", big));
   EXPECT_EQ(big.prompt_tokens, 0xffffffffu);
   EXPECT_EQ(big.completion_tokens, 0u);
+}
+
+// The usual object is read by a plain reader, anything else by the general JSON
+// reader: every case below must come out as the general reader reads it.
+TEST(usage, plain_and_general_readers_agree) {
+  struct want {
+    const char* body;
+    bool found;
+    std::uint32_t prompt, completion;
+  };
+  const want cases[] = {
+      // Plain: the shape upstreams write, with spaces and line breaks, nested details.
+      {R"({"usage":{"prompt_tokens":3,"completion_tokens":160,"total_tokens":163,"prompt_tokens_details":{"cached_tokens":0}}})", true, 3, 160},
+      {"{\"usage\" :\n {\n  \"prompt_tokens\" : 0 ,\r\n\t\"completion_tokens\":7 }\n}", true, 0, 7},
+      {R"({"usage":{}})", false, 0, 0},
+      {R"({"usage":{"total_tokens":5}})", false, 0, 0},
+      {R"({"usage":{"prompt_tokens":9999999999999999999,"completion_tokens":1}})", true, 0xffffffffu, 1},
+      // Duplicates: the first of a name stands, as in the general reader.
+      {R"({"usage":{"prompt_tokens":1,"prompt_tokens":2,"completion_tokens":3}})", true, 1, 3},
+      // General: an escape in a key is read as the name it spells.
+      {R"({"usage":{"prompt_tokens":4,"completion_tokens":5}})", true, 4, 5},
+      // General: 20 digits (beyond 64 bits: a float, not a count), an exponent, a fraction.
+      {R"({"usage":{"prompt_tokens":99999999999999999999,"completion_tokens":2}})", true, 0, 2},
+      {R"({"usage":{"prompt_tokens":1e2,"completion_tokens":2.0,"input_tokens":6}})", true, 6, 0},
+      // General: arrays, literals and strings among the values.
+      {R"({"usage":{"x":[1,{"prompt_tokens":5}],"y":null,"z":true,"w":"s","prompt_tokens":8,"completion_tokens":9}})", true, 8, 9},
+      // Not JSON: a leading zero, a trailing comma, a missing value; nothing is read.
+      {R"({"usage":{"prompt_tokens":01,"completion_tokens":2}})", false, 0, 0},
+      {R"({"usage":{"prompt_tokens":1,"completion_tokens":2,}})", false, 0, 0},
+      {R"({"usage":{"prompt_tokens":,"completion_tokens":2}})", false, 0, 0},
+      // A non-ASCII key is plain JSON the general reader takes.
+      {"{\"usage\":{\"pr\xC3\xA9\":1,\"completion_tokens\":2}}", true, 0, 2},
+      // A usage object that is not JSON falls back to an earlier one that is.
+      {R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"x":{"usage":{"prompt_tokens":}}})", true, 1, 2},
+      // The key's letters elsewhere ("usage" in a text, "usages") are not the key.
+      {R"({"choices":[{"text":"the "usage" of words, usages"}],"usage":{"prompt_tokens":4,"completion_tokens":5}})", true, 4, 5},
+      {R"({"choices":[{"text":""usage": {"prompt_tokens": 1}"}]})", true, 1, 0},
+  };
+  // Nesting: usage and 14 objects in it are read (the plain reader's limit, 15
+  // levels), 16 by the general reader, 17 are refused.
+  std::vector<std::string> nested;
+  for (int levels : {14, 15, 16}) {
+    std::string inner = "1";
+    for (int l = 0; l < levels; ++l) inner = R"({"k":)" + inner + "}";
+    nested.push_back(R"({"usage":{"a":)" + inner + R"(,"prompt_tokens":2,"completion_tokens":3}})");
+  }
+  std::vector<want> all(std::begin(cases), std::end(cases));
+  all.push_back({nested[0].c_str(), true, 2, 3});
+  all.push_back({nested[1].c_str(), true, 2, 3});
+  all.push_back({nested[2].c_str(), false, 0, 0});
+  for (const auto& c : all) {
+    token_usage u;
+    EXPECT_EQ(find_usage(c.body, u), c.found) << c.body;
+    if (!c.found) continue;
+    EXPECT_EQ(u.prompt_tokens, c.prompt) << c.body;
+    EXPECT_EQ(u.completion_tokens, c.completion) << c.body;
+  }
 }
 
 }  // namespace
