@@ -843,7 +843,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
   // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)):
-  // 579 and 560; v8 (long phrases, compounds, cues waived, list openers): 582 and 567.
+  // 579 and 560; v8 (long phrases, compounds, cues waived, list openers): 582 and 569.
   EXPECT_GE(found(issue, false), 20u);
   EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
