@@ -62,6 +62,23 @@ status synonym_table::parse(std::string_view text, synonym_table& out) {
       out.groups_.push_back({"(none)", ","});
       continue;
     }
+    if (pos == "%listopener") {
+      std::string_view rest = line.substr(tab + 1);
+      while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view o = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        const std::size_t sp = o.find(' ');
+        bool ok = !o.empty() && o.front() != ' ' && o.back() != ' ' &&
+                  (sp == std::string_view::npos || o.find(' ', sp + 1) == std::string_view::npos);
+        for (char c : o) ok = ok && ((c >= 'a' && c <= 'z') || c == ' ');
+        if (!ok)
+          return status::corruption("synonyms line " + std::to_string(line_no) +
+                                    ": %listopener<TAB>word or two,...: " + std::string(o));
+        out.list_openers_.emplace_back(o);
+      }
+      continue;
+    }
     if (pos.starts_with('@')) {
       status st = parse_rule(pos.substr(1), line.substr(tab + 1), out);
       if (!st) return status::corruption("synonyms line " + std::to_string(line_no) + ": " + st.message());
@@ -176,7 +193,8 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
       continue;
     }
     const bool must_before = t.starts_with(">+");
-    const bool before = must_before || t.starts_with(">-");
+    const bool waive = t.starts_with(">!");
+    const bool before = must_before || waive || t.starts_with(">-");
     if (before) t.remove_prefix(2);
     const bool negated = !before && t.front() == '-';
     if (negated) t.remove_prefix(1);
@@ -184,13 +202,14 @@ status synonym_table::parse_rule(std::string_view name, std::string_view tokens,
     for (char c : t)
       if (c < 'a' || c > 'z')
         return status::corruption("rule @" + std::string(name) + ": not a lower-case word: " + std::string(t));
-    auto& list = must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after;
+    auto& list = waive ? r.waive : must_before ? r.before : before ? r.not_before : negated ? r.not_after : r.after;
     list.emplace_back(t);
   }
   std::sort(r.after.begin(), r.after.end());
   std::sort(r.not_after.begin(), r.not_after.end());
   std::sort(r.not_before.begin(), r.not_before.end());
   std::sort(r.before.begin(), r.before.end());
+  std::sort(r.waive.begin(), r.waive.end());
   out.rules_.push_back(std::move(r));
   out.rule_names_.emplace_back(name);
   return status::ok();
@@ -208,19 +227,78 @@ status synonym_table::parse_unit(std::string_view tokens, synonym_table& out, bo
     return true;
   };
   unit u;
-  const std::size_t space = words.find(' ');
+  std::size_t space = words.find(' ');
   u.first = std::string(words.substr(0, space));
   if (space != std::string_view::npos) u.second = std::string(words.substr(space + 1));
+  // A long phrase (table v8 on): three words, or another form of two or three.
+  const bool long_phrase =
+      phrase && (u.second.find(' ') != std::string::npos || contracted.find(' ') != std::string_view::npos);
+  if (long_phrase) {
+    auto plain = [](std::string_view w) {
+      if (w.empty() || w.size() > 32) return false;
+      for (char c : w)
+        if (c < 'a' || c > 'z') return false;
+      return true;
+    };
+    // Words: "a b" or "a b c"; the other form: "x", "x y" or "x y z".
+    if (const std::size_t sp = u.second.find(' '); sp != std::string::npos) {
+      u.third = u.second.substr(sp + 1);
+      u.second.resize(sp);
+    }
+    const std::size_t csp = contracted.find(' ');
+    if (csp != std::string_view::npos) u.rest = std::string(contracted.substr(csp + 1));
+    const std::string_view head = contracted.substr(0, csp);
+    const std::size_t rest_sp = u.rest.find(' ');
+    const bool ok = lower_word(u.first) && lower_word(head) && lower_word(u.second) &&
+                    (u.third.empty() || plain(u.third)) &&
+                    (u.rest.empty() || (plain(std::string_view(u.rest).substr(0, rest_sp)) &&
+                                        (rest_sp == std::string::npos ||
+                                         plain(std::string_view(u.rest).substr(rest_sp + 1)))));
+    if (!ok || space == std::string_view::npos || words == contracted)
+      return status::corruption("%phrase: not two or three words and one to three other words: " +
+                                std::string(tokens));
+    u.first_key = word_key7(u.first);
+    u.second_key = word_key7(u.second);
+    u.contracted = std::string(head);
+    u.phrase = true;
+    u.rule = rule;
+    for (const auto& v : out.units_)
+      if (v.written(false) == u.written(false) || v.written(true) == u.written(true))
+        return status::corruption("%phrase: " + std::string(tokens) + " given twice");
+    u.group = static_cast<std::uint32_t>(out.groups_.size());
+    const std::string joined = std::string(words) + "," + std::string(contracted) + ",";
+    out.seeds_.push_back(hash64(joined, 0x77a7e3a4c5d1ULL));
+    out.mixed_.push_back(0);
+    out.groups_.push_back({std::string(words), std::string(contracted)});
+    if (out.units_.size() >= 255) return status::corruption("%contract: more than 255 units");
+    for (const std::size_t b : {unit_index(u.first.data(), u.first.size()), unit_index(head.data(), head.size())})
+      out.unit_filter_[b >> 6] |= std::uint64_t{1} << (b & 63);
+    out.units_by_letter_[u.first[0] - 'a'].push_back(static_cast<std::uint8_t>(out.units_.size()));
+    if (head[0] != u.first[0])
+      out.units_by_letter_[head[0] - 'a'].push_back(static_cast<std::uint8_t>(out.units_.size()));
+    out.has_long_units_ = true;
+    out.units_.push_back(std::move(u));
+    return status::ok();
+  }
   if (!lower_word(u.first) || (space != std::string_view::npos && !lower_word(u.second)))
     return status::corruption("%contract: not one or two lower-case words of at most 7 letters: " +
                               std::string(words));
   std::size_t apos = contracted.find('\'');
   if (phrase) {
-    // Two words, or one other word without an apostrophe.
-    if (space == std::string_view::npos || !lower_word(contracted))
-      return status::corruption("%phrase: not two words and one other word: " +
-                                std::string(tokens));
-    apos = contracted.size();
+    // Two words, or one other word without an apostrophe; or the two words
+    // joined by a hyphen (table v8 on: "long term" / "long-term").
+    if (const std::size_t hy = contracted.find('-'); hy != std::string_view::npos) {
+      if (space == std::string_view::npos || contracted.substr(0, hy) != u.first ||
+          contracted.substr(hy + 1) != u.second)
+        return status::corruption("%phrase: a hyphen joins its two words: " + std::string(tokens));
+      apos = hy;
+    } else {
+      if (space == std::string_view::npos || !lower_word(contracted))
+        return status::corruption("%phrase: not two words and one other word: " +
+                                  std::string(tokens));
+      apos = contracted.size();
+    }
+    out.has_hyphen_units_ = out.has_hyphen_units_ || apos < contracted.size();
   } else if (apos == 0 || apos == std::string_view::npos || apos + 1 == contracted.size() ||
              !lower_word(contracted.substr(0, apos)) || !lower_word(contracted.substr(apos + 1))) {
     return status::corruption("%contract: not a contraction: " + std::string(contracted));

@@ -51,7 +51,10 @@ class synonym_table {
   //          where the text at hand does not show the next word (a stream's
   //          delta), the word is no position,
   //   >+word the next word must be one of these (any of the rule's >+words),
-  //          likewise shown ("help to reduce" / "help reduce").
+  //          likewise shown ("help to reduce" / "help reduce"),
+  //   >!word (table v8 on) the group's part-of-speech cue ('!') is not needed
+  //          before this word: "Volunteering provides an", "Desktops offer
+  //          more", the verb before its object; likewise shown.
   // ("@lead<TAB>^,+comma": a sentence's opening connective, "Moreover, ...";
   //  "@for<TAB>for": "for example" / "for instance".)
   struct rule {
@@ -59,6 +62,7 @@ class synonym_table {
     std::vector<std::string> not_after;   // sorted
     std::vector<std::string> not_before;  // sorted
     std::vector<std::string> before;      // sorted (>+word)
+    std::vector<std::string> waive;       // sorted (>!word)
     bool lead = false, comma = false;
   };
 
@@ -71,7 +75,9 @@ class synonym_table {
   // the text at hand ends before it.
   bool allowed(const hit& h, std::string_view prev, bool sentence_start, char after, std::string_view next = {},
                bool next_known = true) const {
-    if (h.needs != cue::none && !cued(h.needs, prev)) return false;
+    if (h.needs != cue::none && !cued(h.needs, prev) &&
+        !(h.rule != 0 && waived(rules_[h.rule - 1], after, next, next_known)))
+      return false;
     return h.rule == 0 || rule_holds(rules_[h.rule - 1], prev, sentence_start, after, next, next_known);
   }
   // A word in two groups or more, each with its rule ("also" opening a sentence
@@ -81,8 +87,8 @@ class synonym_table {
   const hit* alternate(const hit& h) const { return h.alt == 0 ? nullptr : &alternates_[h.alt - 1]; }
   // Whether allowed() looks at the next word for a word of hit `h`.
   bool reads_next(const hit& h) const {
-    return h.rule != 0 &&
-           (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty());
+    return h.rule != 0 && (!rules_[h.rule - 1].not_before.empty() || !rules_[h.rule - 1].before.empty() ||
+                           !rules_[h.rule - 1].waive.empty());
   }
 
   // Parses the TSV format (POS[!|@rule]<TAB>word,word[,...]; @rule lines;
@@ -155,6 +161,20 @@ class synonym_table {
     std::uint64_t first_key = 0, second_key = 0;  // word_key7() of first and second
     bool phrase = false;    // "%phrase": two words or one, lower case only, where its rule holds
     std::uint8_t rule = 0;  // a named context rule (index + 1), 0 = none
+    // A long phrase (table v8 on): its words have a third ("in order to"), or its
+    // other form more than one word ("so as to", "one another": contracted is the
+    // first of them, rest the others). Found by long_unit() only, never by
+    // unit_by_words() or unit_by_contraction().
+    std::string third;  // "" none
+    std::string rest;   // "" none ("as to" of "so as to")
+    bool long_form() const { return !third.empty() || !rest.empty(); }
+    // The words of either form, as written out; the form's number of words.
+    std::string written(bool other) const {
+      std::string w = other ? contracted : first;
+      for (const std::string* x : {other ? &rest : &second, other ? nullptr : &third})
+        if (x && !x->empty()) (w += ' ') += *x;
+      return w;
+    }
   };
   // ---- phrases ("%phrase@rule<TAB>such as,like"): a unit written as its two
   // words or as one other word, without an apostrophe, read like a contraction
@@ -184,6 +204,8 @@ class synonym_table {
     return v | std::uint64_t{w.size()} << 56;
   }
   bool has_units() const { return !units_.empty(); }
+  // Whether a phrase is written joined by a hyphen ("long term" / "long-term", table v8 on).
+  bool has_hyphen_units() const { return has_hyphen_units_; }
   // Whether a unit's first word, or the letters before a contraction's
   // apostrophe, may be the `n` letters at `w` (any case): by their first two
   // letters and their number, which turns most words away before any lookup.
@@ -203,15 +225,53 @@ class synonym_table {
     if (lower.empty() || !unit_start(lower.data(), lower.size())) return nullptr;
     const std::uint64_t a = word_key7(lower), b = word_key7(second);
     for (const std::uint8_t x : units_by_letter_[lower[0] - 'a'])
-      if (units_[x].first_key == a && units_[x].second_key == b) return &units_[x];
+      if (units_[x].first_key == a && units_[x].second_key == b && !units_[x].long_form()) return &units_[x];
     return nullptr;
   }
-  // The unit contracted as `lower` (an ASCII apostrophe), or nullptr.
+  // The unit contracted as `lower` (an ASCII apostrophe, or a hyphen), or nullptr.
   const unit* unit_by_contraction(std::string_view lower) const {
     if (lower.empty() || lower[0] < 'a' || lower[0] > 'z') return nullptr;
     for (const std::uint8_t x : units_by_letter_[lower[0] - 'a'])
-      if (units_[x].contracted == lower) return &units_[x];
+      if (units_[x].contracted == lower && !units_[x].long_form()) return &units_[x];
     return nullptr;
+  }
+  // A long phrase (unit::long_form) whose either form starts with the word
+  // `lower` and goes on in `text` from `at` (a space, then its other words,
+  // lower case, one space apart, the last followed by a blank or the end of
+  // `text`): the unit, with *end the end of its words in `text` and *other
+  // whether they are its other form; nullptr when none does. The longest wins.
+  const unit* long_unit(std::string_view lower, std::string_view text, std::size_t at, std::size_t* end,
+                        bool* other) const {
+    if (!has_long_units_ || lower.empty() || lower[0] < 'a' || lower[0] > 'z') return nullptr;
+    const unit* best = nullptr;
+    std::size_t best_end = 0;
+    auto follows = [&](const std::string& a, const std::string& b) -> std::size_t {
+      std::size_t q = at;
+      for (const std::string* w : {&a, &b}) {
+        if (w->empty()) break;
+        if (q + 1 + w->size() > text.size() || text[q] != ' ' || text.compare(q + 1, w->size(), *w) != 0)
+          return 0;
+        q += 1 + w->size();
+      }
+      if (q < text.size() && text[q] != ' ' && text[q] != '\n' && text[q] != '\t' && text[q] != '\r')
+        return 0;
+      return q;
+    };
+    for (const std::uint8_t x : units_by_letter_[lower[0] - 'a']) {
+      const unit& u = units_[x];
+      if (!u.long_form()) continue;
+      for (const bool alt : {false, true}) {
+        if ((alt ? u.contracted : u.first) != lower) continue;
+        const std::size_t e = alt ? (u.rest.empty() ? at : follows(u.rest, {})) : follows(u.second, u.third);
+        if (e != 0 && e > best_end) {
+          best = &u;
+          best_end = e;
+          *other = alt;
+        }
+      }
+    }
+    if (best) *end = best_end;
+    return best;
   }
 
   // ---- the closing period of a list item ("%itemstop<TAB>."): a line that
@@ -229,6 +289,27 @@ class synonym_table {
   // the word before the comma (see word_scanner). Its group has the members
   // {"(none)", ","}. A table without the line has no such position.
   bool has_serial_comma() const { return serial_comma_ != UINT32_MAX; }
+  // ---- list openers ("%listopener<TAB>such as,including,like", table v8 on): a
+  // list's first item may follow one of these in its segment ("..., such as
+  // apples, pears, and plums"); a table without the line reads the words that
+  // open a phrase as before (the list starts after the phrase's comma).
+  bool has_list_openers() const { return !list_openers_.empty(); }
+  // The number of words of the list opener that the run `r` (any case, perhaps
+  // followed by more of the text at hand: only its first word is read) starts,
+  // 0 if none. An opener of two words counts both ("such as"), whatever follows.
+  std::size_t list_opener_words(std::string_view r) const {
+    std::size_t n = 0;
+    while (n < r.size() && ((r[n] | 0x20) >= 'a' && (r[n] | 0x20) <= 'z')) ++n;
+    for (const auto& o : list_openers_) {
+      const std::size_t sp = o.find(' ');
+      const std::string_view head = std::string_view(o).substr(0, sp);
+      if (head.size() != n) continue;
+      bool same = true;
+      for (std::size_t q = 0; q < n && same; ++q) same = (r[q] | 0x20) == head[q];
+      if (same) return sp == std::string::npos ? 1 : 2;
+    }
+    return 0;
+  }
   std::uint32_t serial_comma_group() const { return serial_comma_; }
 
   const std::vector<std::string>& group(std::uint32_t g) const { return groups_[g]; }
@@ -299,6 +380,11 @@ class synonym_table {
   std::vector<hit> alternates_;  // a word's second group and after (hit::alt)
   static bool rule_holds(const rule& r, std::string_view prev, bool sentence_start, char after,
                          std::string_view next, bool next_known);
+  // Whether the rule `r` waives the cue before `next` (>!word), a space `after` the word.
+  static bool waived(const rule& r, char after, std::string_view next, bool next_known) {
+    return !r.waive.empty() && after == ' ' && next_known &&
+           std::binary_search(r.waive.begin(), r.waive.end(), next);
+  }
 
   static status parse_unit(std::string_view tokens, synonym_table& out, bool phrase = false,
                            std::uint8_t rule = 0);
@@ -307,6 +393,7 @@ class synonym_table {
   std::vector<unit> units_;
   std::uint32_t item_stop_ = UINT32_MAX;
   std::uint32_t serial_comma_ = UINT32_MAX;
+  std::vector<std::string> list_openers_;  // %listopener
   static std::size_t unit_index(const char* w, std::size_t n) {  // SIZE_MAX: no unit starts so
     const unsigned a = static_cast<unsigned>(w[0] | 0x20) - 'a';
     const unsigned b = n > 1 ? static_cast<unsigned>(w[1] | 0x20) - 'a' : 0;
@@ -316,6 +403,8 @@ class synonym_table {
   // Bit unit_index(w): a unit's first word, or a contraction's letters before the apostrophe, is w.
   std::uint64_t unit_filter_[26 * 26 * 8 / 64 + 1] = {};
   std::vector<std::uint8_t> units_by_letter_[26];  // indices into units_ by first letter
+  bool has_long_units_ = false;                      // a unit::long_form() among units_
+  bool has_hyphen_units_ = false;                    // a phrase joined by a hyphen ("long-term")
   std::vector<rule> rules_;
   std::vector<std::string> rule_names_;
   std::vector<std::uint64_t> seeds_;

@@ -53,11 +53,16 @@
 //
 // A phrase unit ("such as" / "like", "help to" / "help": synonym_table::unit,
 // phrase) is read the same way, in lower case only and where its rule holds
-// (the word before it, the word after it).
+// (the word before it, the word after it). From table v8 on a phrase may have
+// three words or another form of two or three ("in order to" / "so as to",
+// "each other" / "one another": synonym_table::long_unit, the longest that the
+// text at hand holds), or be its two words joined by a hyphen ("long term" /
+// "long-term"); the word after it sees the last word of its first form.
 //
 // Thread safety: one scanner per text (it carries the state of a stream).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -254,9 +259,16 @@ class word_scanner {
     last_seg_runs_ = 0xff;
     seg_first_ = true;
   }
+  // 3: a word that opens a list's first item (synonym_table::list_opener_words,
+  // table v8 on: "such as apples, pears, and plums").
   std::uint8_t segment_opener() {
-    if (seg_opener_ == unknown_opener)
+    if (seg_opener_ == unknown_opener) {
       seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
+      if (seg_opener_ == 2 && table_->has_list_openers()) {
+        const std::size_t words = table_->list_opener_words(seg_run_);
+        if (words > 0) seg_opener_ = static_cast<std::uint8_t>(2 + words);
+      }
+    }
     return seg_opener_;
   }
   // The run `r` (a word, not a sentence's end nor a ';') is one more of the list's segment.
@@ -274,6 +286,14 @@ class word_scanner {
   // A comma after the segment's last run, at no position: it closes the segment, or what
   // came before it was no list item.
   void list_comma() {
+    if (segment_opener() > 2) {
+      // "..., such as apples, pears, and plums": the words after the opener are the list's
+      // first item (table v8 on).
+      const std::uint8_t opener_words = static_cast<std::uint8_t>(segment_opener() - 2);
+      seg_runs_ = static_cast<std::uint8_t>(seg_runs_ > opener_words ? seg_runs_ - opener_words : 0);
+      close_segment();
+      return;
+    }
     if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
       // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
       // opening word, or a phrase that a preposition or a conjunction opens, is no list
@@ -585,6 +605,9 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
       apos = n;
       low[n++] = '\'';
       q += 2;
+    } else if (apos == 0 && c == '-' && q > 0 && q + 1 < r.size() && table_->has_hyphen_units()) {
+      apos = n;  // a phrase joined by a hyphen ("long-term"), read like a contraction
+      low[n++] = '-';
     } else {
       return false;
     }
@@ -592,9 +615,12 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   const std::string_view lower(low, n);
   const synonym_table::unit* u = nullptr;
   bool one_word = false;  // a phrase's one word
+  bool long_other = false;  // a long phrase written as its other form ("so as to")
   std::size_t end = i;  // the end of the unit in `text`
   if (apos > 0) {
     u = table_->unit_by_contraction(lower);
+  } else if ((u = table_->long_unit(lower, text, i, &end, &long_other)) != nullptr) {
+    // A long phrase ("in order to" / "so as to"): its words are at hand.
   } else {
     u = table_->unit_by_words(lower, {});
     if (!u && i + 1 < text.size() && text[i] == ' ' && text[i + 1] >= 'a' && text[i + 1] <= 'z') {
@@ -635,10 +661,15 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
   }
   // A phrase: lower case, the word after it at hand, and its rule.
   if (u->phrase && (capital || !known || !table_->phrase_allowed(*u, prev(), next))) return false;
-  const std::uint32_t observed = apos > 0 || one_word ? 1 : 0;
+  const std::uint32_t observed = apos > 0 || one_word || long_other ? 1 : 0;
   if (!known && observed == 0) return false;
   ++eligible_;
-  words_ += (apos == 0 && u->second.empty()) || one_word ? 1 : 2;
+  if (u->long_form()) {
+    const std::string form = u->written(long_other);
+    words_ += 1 + static_cast<std::uint64_t>(std::count(form.begin(), form.end(), ' '));
+  } else {
+    words_ += (apos == 0 && u->second.empty()) || one_word ? 1 : 2;
+  }
   const std::size_t begin = i - r.size();
   const std::uint32_t m = choose(prev(), synonym_table::hit{u->group, static_cast<std::uint8_t>(observed)},
                                  text.substr(begin, end - begin));
@@ -646,7 +677,9 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
     ++changed_;
     std::string& out = w.replace(begin, end);
     const std::size_t at = out.size();
-    if (m == 1) {
+    if (u->long_form()) {
+      out.append(u->written(m == 1));
+    } else if (m == 1) {
       out.append(u->contracted);
     } else {
       out.append(u->first);
@@ -657,7 +690,7 @@ bool word_scanner::scan_unit(std::string_view text, std::size_t& i, std::string_
     }
     if (capital) out[at] = static_cast<char>(out[at] - 32);
   }
-  set_prev(u->second.empty() ? u->first : u->second);
+  set_prev(!u->third.empty() ? u->third : u->second.empty() ? u->first : u->second);
   i = end;
   return true;
 }

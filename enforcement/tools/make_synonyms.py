@@ -331,7 +331,7 @@ def read_curated(senses, nb):
             if not line or line.startswith("#"):
                 continue
             pos, words = line.split("\t")
-            if pos.startswith(("@", "%phrase")) or pos in ("%contract", "%itemstop", "%serialcomma"):
+            if pos.startswith(("@", "%phrase")) or pos in ("%contract", "%itemstop", "%serialcomma", "%listopener"):
                 rules.append((pos, words))
                 continue
             words = words.split()
@@ -408,6 +408,7 @@ def main():
             groups.append((pos, sorted([a, b])))
     # British and American spellings (-ise/-ize, -yse/-yze, -our/-or, -re/-er)
     # that WordNet lists in one synset: exact synonyms, whatever their counts.
+    spelt = set()
     for (lemma, pos), offs in senses.items():
         if not WORD.match(lemma):
             continue
@@ -422,6 +423,10 @@ def main():
                 if set(offs) & by_pos.get((other, pos), set()):
                     groups.append((pos, sorted([lemma, other])))
                     CURATED.append((pos, lemma, other))
+                    if us in ("ize", "yze", "or"):
+                        # One word spelt two ways in every sense and part of speech
+                        # ("colors" / "colours", the noun or the verb): no cue needed (v8).
+                        spelt.add(tuple(sorted([lemma, other])))
     curated_words = {w for _, a, b in CURATED for w in (a, b)}
     for (pos, off), words in eligible.items():
         words = [(w, c) for w, c in words if w not in curated_words]
@@ -450,14 +455,14 @@ def main():
         vetted.add(tuple(ws))
     for pos, words in base:
         start = len(out)
-        mark = "!" if any(w in cued for w in words) else ""
+        mark = "!" if any(w in cued for w in words) and tuple(words) not in spelt else ""
         out.append((pos + mark, words))
         if pos == "v" and not any(w in exc for w in words):
             forms = [verb_forms(w) for w in words]
             if all(forms):
                 for k in ("s", "ed", "ing"):
                     forms_k = [f[k] for f in forms]
-                    m = "!" if any(w in cued for w in forms_k) else ""
+                    m = "!" if any(w in cued for w in forms_k) and tuple(words) not in spelt else ""
                     out.append((f"v.{k}{m}", forms_k))
         if pos == "n" and not any(w in exc for w in words):
             pl = [noun_plural(w) for w in words]
@@ -493,7 +498,8 @@ def main():
     print("# (or in two groups that both have a rule: the first whose rule holds is used);")
     print("# '!' = used only after a cue word fixing the part of speech; '@name' = only where the")
     print("# rule @name holds (@name<TAB>tokens: a previous word, -word: not after it, ^: or first of a")
-    print("# sentence, +comma: followed by a comma, >-word: not before it, >+word: before one of these; see")
+    print("# sentence, +comma: followed by a comma, >-word: not before it, >+word: before one of these,")
+    print("# >!word: the cue '!' is not needed before this word (v8); see")
     print("# enforcement/watermark_synonyms.h)")
     print("# %contract<TAB>words,contraction: a unit written either way (do not / don't), a position")
     print("# where a word other than not / or / and / it follows it (see synonym_table::unit)")
@@ -503,7 +509,11 @@ def main():
     print("# %serialcomma<TAB>,: the comma before the \"and\" or \"or\" that ends a list is written or not")
     print("# as the key prefers after the word before it (see synonym_table::has_serial_comma)")
     print("# %phrase@rule<TAB>words,word: a unit written as its two words or as one other word, lower case,")
-    print("# where the rule holds (such as / like; see synonym_table::unit)")
+    print("# where the rule holds (such as / like; see synonym_table::unit); from v8 also three words, or two")
+    print("# whose other form has two or three (in order to / so as to), or two joined by a hyphen")
+    print("# (long term / long-term)")
+    print("# %listopener<TAB>words,...: a list's first item may follow one of these (v8: such as apples,")
+    print("# pears, and plums; see synonym_table::has_list_openers)")
     for name, tokens in rules:
         print(f"{name}\t{tokens}")
     for p, ws in final:

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -100,7 +101,13 @@ int main(int argc, char** argv) {
       w.bodies.push_back(line);
     }
     const int rounds = argc > 3 ? std::atoi(argv[3]) : 1;
-    const auto table = synonym_table::builtin();
+    // Table v7, the table of the reference's features (v8 reads more phrases than it knows).
+    auto table = std::make_shared<synonym_table>();
+    if (!synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v7.tsv",
+                                  *table)) {
+      std::fprintf(stderr, "cannot load table v7\n");
+      return 1;
+    }
     const mark_key key = derive_mark_key("secret", "client", 1);
     // Each answer marked alike by the text marker and main's scanner before its fast path
     // (watermark_reference_v8.h).

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -116,7 +117,14 @@ void sse_stream(std::string_view input, std::size_t chunk) {
 
 // The fast scanner against the reference: output and counters, whole and in deltas of `chunk` bytes.
 void text_oracle(std::string_view text, std::size_t chunk) {
-  static const auto table = dg::enforcement::synonym_table::builtin();
+  // Table v7, the table of the reference's features (v8 reads more phrases than it knows).
+  static const auto table = [] {
+    auto t = std::make_shared<dg::enforcement::synonym_table>();
+    if (!dg::enforcement::synonym_table::load_file(
+             std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v7.tsv", *t))
+      finding("cannot load table v7");
+    return std::shared_ptr<const dg::enforcement::synonym_table>(std::move(t));
+  }();
   static const auto key = dg::enforcement::derive_mark_key("fuzz-watermark-secret", "0123456789abcdef", 1);
   dg::enforcement::text_marker fast(*table, key);
   dg::enforcement::reference_v8::text_marker ref(*table, key);

@@ -678,6 +678,92 @@ TEST(Marker, SerialCommasOnlyInLists) {
   EXPECT_FALSE(synonym_table::parse("%serialcomma\t;\na\tbig,large\n", twice).is_ok());
 }
 
+// Table v8: a phrase of three words, or whose other form has two or three words,
+// and a compound written open or with its hyphen, read the same whichever way
+// they are written; the word after them sees the first form's last word.
+TEST(Marker, LongPhrasesAndCompoundsBothWays) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("@ord\t>-person\n@cmp\t>-is,>-and\n%phrase\tin order to,so as to\n"
+                                   "%phrase@ord\teach other,one another\n%phrase@cmp\tlong term,long-term\n"
+                                   "a\tbig,large\n",
+                                   t)
+                  .is_ok());
+  const std::string kept =
+      " In order to win. Ask each other person. The long term is near. Long-term goals. Plan long-term"
+      " and short. In order. One another. So as to.";
+  std::set<std::string> seen;
+  for (int c = 0; c < 32; ++c) {
+    const auto k = derive_mark_key("s", "c" + std::to_string(c), 1);
+    for (const std::string first : {"We met in order to talk, helped each other daily and set long term big goals.",
+                                    "We met so as to talk, helped one another daily and set long-term large goals."}) {
+      text_marker m(t, k);
+      const std::string out = m.mark(first + kept);
+      EXPECT_NE(out.find(kept), std::string::npos) << out;
+      EXPECT_EQ(m.scanner().eligible(), 4u) << out;  // three phrases and "big"
+      seen.insert(out.substr(0, out.find(',')));
+      const auto pos = collect_positions(t, out);
+      ASSERT_EQ(pos.size(), 4u) << out;
+      EXPECT_EQ(pos[1].prev, "helped");
+      EXPECT_EQ(pos[3].prev, "term");  // "big" after the compound, either way
+      for (const auto& p : pos)
+        EXPECT_EQ(p.observed, preferred_member(k, p.prev, t.group_seed(p.group), t.group(p.group).size()));
+    }
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"We met in order to talk", "We met so as to talk"}));
+  // A table before v8 reads none of them.
+  auto v7 = std::make_shared<synonym_table>();
+  ASSERT_TRUE(synonym_table::load_file(std::string(DG_SOURCE_DIR) + "/enforcement/data/distillguard-synonyms-v7.tsv",
+                                       *v7)
+                  .is_ok());
+  const std::string v8_only = "We met so as to talk and left in order to dine, and set long-term plans.";
+  EXPECT_EQ(text_marker(*v7, key).mark(v8_only), v8_only);
+  EXPECT_EQ(collect_positions(*synonym_table::builtin(), v8_only).size(), 3u);
+  synonym_table bad;
+  // A fourth word; a hyphen that joins other words; a form given twice.
+  EXPECT_FALSE(synonym_table::parse("%phrase\ta b c d,x y\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrase\tlong term,long-terms\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%phrase\tin order to,so as to\n%phrase\tin order to,to wit\n", bad).is_ok());
+}
+
+// Table v8: a rule may waive its group's part-of-speech cue before some words
+// (>!word): "Volunteering provides an opportunity", never "the offers the shop made".
+TEST(Synonyms, CueWaivedBeforeTheWordsOfItsRule) {
+  synonym_table t;
+  ASSERT_TRUE(synonym_table::parse("@vobj\t>!a,>!the,-the\nv.s!@vobj\tprovides,offers\n", t).is_ok());
+  const std::string text = "Volunteering provides a chance. It offers more. The offers the shop made. Shops offers now.";
+  const auto pos = collect_positions(t, text);
+  ASSERT_EQ(pos.size(), 2u);
+  EXPECT_EQ(pos[0].prev, "volunteering");
+  EXPECT_EQ(pos[1].prev, "it");  // the cue
+  synonym_table cued;
+  ASSERT_TRUE(synonym_table::parse("v.s!\tprovides,offers\n", cued).is_ok());
+  EXPECT_EQ(collect_positions(cued, text).size(), 1u);
+  // A stream that does not yet show the next word reads no position there.
+  const auto* h = t.find("provides");
+  ASSERT_NE(h, nullptr);
+  EXPECT_TRUE(t.reads_next(*h));
+  EXPECT_TRUE(t.allowed(*h, "volunteering", false, ' ', "a", true));
+  EXPECT_FALSE(t.allowed(*h, "volunteering", false, ' ', {}, false));
+  EXPECT_FALSE(t.allowed(*h, "volunteering", false, ',', "a", true));
+}
+
+// Table v8: a list's first item may follow "such as" or "including" in its segment.
+TEST(Marker, ListOpenersStartAList) {
+  synonym_table t, before;
+  ASSERT_TRUE(synonym_table::parse("%serialcomma\t,\n%listopener\tsuch as,including\na\tbig,large\n", t).is_ok());
+  ASSERT_TRUE(synonym_table::parse("%serialcomma\t,\na\tbig,large\n", before).is_ok());
+  ASSERT_TRUE(t.has_list_openers());
+  const std::string text = "It has parts, including gears, wheels and bolts. It has tools, such as saws, axes and files.";
+  EXPECT_EQ(collect_positions(t, text).size(), 2u);
+  EXPECT_EQ(collect_positions(before, text).size(), 0u);
+  EXPECT_EQ(t.list_opener_words("Such"), 2u);
+  EXPECT_EQ(t.list_opener_words("including"), 1u);
+  EXPECT_EQ(t.list_opener_words("inclusion"), 0u);
+  synonym_table bad;
+  EXPECT_FALSE(synonym_table::parse("%listopener\tSuch as\na\tbig,large\n", bad).is_ok());
+  EXPECT_FALSE(synonym_table::parse("%listopener\ta b c\na\tbig,large\n", bad).is_ok());
+}
+
 // The detector reads a text that starts like JSON too: a '{' at its head (an
 // answer at the head of many joined together, or one put there to evade) does
 // not hide the rest. The marker still leaves a JSON-looking answer whole.
@@ -757,7 +843,7 @@ TEST(Detector, IssueTargetsOnAlpaca) {
   const auto issue = eval::run_trials(*t, det, "watermark-eval-secret", 1, outputs, o);
   // Table v6 finds 20 and 20 of these 20 (v5: 18 and 18); 600 trials, seeds 1 and 7:
   // 568 and 539 (v5: 507 and 497); v7 (serial commas, stray backticks, such as / like, help (to)):
-  // 579 and 560.
+  // 579 and 560; v8 (long phrases, compounds, cues waived, list openers): 582 and 569.
   EXPECT_GE(found(issue, false), 20u);
   EXPECT_GE(found(issue, true), 20u);
   for (const auto* tot : {&met, &issue})
