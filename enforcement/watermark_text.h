@@ -183,9 +183,11 @@ class word_scanner {
 
   // The common run, in running text (not a line's first run, nor code, nor
   // text left whole: plain_state(); in a list item, not the line's last run):
-  // a word of lower-case
-  // letters, perhaps with one of , ; : . ! ? after it, that is no unit's first
-  // word and not in the table, so that it only becomes the context. Reads the
+  // a word of lower-case letters, perhaps with one of , ; : . ! ? after it,
+  // that is no unit's first word (nor a phrase's one word), not in the table
+  // and, with the table's serial comma, not a word before " and" or " or" that
+  // may end a list, so that it only becomes the context and one more run of
+  // the list's segment (or ends the sentence's list). Reads the
   // run at text[i] (not a blank); when it is such a run, does what scan() does
   // for it and moves i past it and one space after it, and goes on so while
   // the runs are such and one space apart; leaves i at the first run it does
@@ -229,6 +231,12 @@ class word_scanner {
     if (n == 0) return false;
     return rest.size() > n ? space(rest[n]) : last_piece_;
   }
+  // Whether " and" or " or" starts text[at...] (whatever follows it): a superset of
+  // conjunction_follows(text.substr(at)).
+  static bool and_or_at(std::string_view text, std::size_t at) {
+    const std::string_view rest = text.substr(at);
+    return rest.starts_with(" and") || rest.starts_with(" or");
+  }
   // Whether the letters `r` are an abbreviation whose period stays ("etc."), or that
   // never takes one: no position, whether the period is there or not.
   static bool abbreviation(std::string_view r);
@@ -250,6 +258,40 @@ class word_scanner {
     if (seg_opener_ == unknown_opener)
       seg_opener_ = static_cast<std::uint8_t>(clause_opener(seg_run_));
     return seg_opener_;
+  }
+  // The run `r` (a word, not a sentence's end nor a ';') is one more of the list's segment.
+  void list_run(std::string_view r) {
+    if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
+      seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
+      seg_opener_ = unknown_opener;
+    }
+  }
+  // Whether a run that list_run() would count next may be a serial comma's position, by the
+  // state of the list alone (serial_comma() also asks the run and what follows it).
+  bool list_may_end() const {
+    return list_commas_ > 0 && seg_runs_ < 3 && last_seg_runs_ <= 4;
+  }
+  // A comma after the segment's last run, at no position: it closes the segment, or what
+  // came before it was no list item.
+  void list_comma() {
+    if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
+      // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
+      // opening word, or a phrase that a preposition or a conjunction opens, is no list
+      // item; a list starts after it.
+      list_commas_ = 0;
+      last_seg_runs_ = 0xff;
+      seg_runs_ = 0;
+      seg_first_ = false;
+      return;
+    }
+    close_segment();
+  }
+  // The segment ends with its comma (written or not, at a position).
+  void close_segment() {
+    if (list_commas_ < 0xff) ++list_commas_;
+    last_seg_runs_ = seg_runs_;
+    seg_runs_ = 0;
+    seg_first_ = false;
   }
   // A contraction unit (or the first word of any unit) is one run of the list's segment.
   void list_unit_run() {
@@ -462,6 +504,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
 inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
 #if defined(__SSE2__)
   const std::size_t n = text.size();
+  const bool serial = table_->has_serial_comma();
   // One run after another while they are plain and one space apart (the state
   // plain_state() asks for does not change over them).
   while (n - i >= 16) {
@@ -487,6 +530,10 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
     // No unit's first word (scan_unit), no word of the table (scan_run): find_padded reads at
     // most 16 bytes from p.
     if (table_->unit_start_lower(p, lead)) break;
+    // With the table's serial comma, a word before " and" or " or" may be its position
+    // (serial_comma() decides); any other plain run only keeps the list's state.
+    const bool list_word = serial && (lead == len || mark == ',');
+    if (list_word && list_may_end() && and_or_at(text, i + len)) break;
     if (table_->may_hold_lower(p, lead)) {
       if (const synonym_table::hit* h = table_->find_padded(p, lead)) {
         // A word of the table: scan_run takes it, and the lookup with it.
@@ -501,6 +548,12 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
     // A run ending in . : ! ? ends a sentence; one of letters alone, or with , or ;, does not.
     sentence_start_ = lead < len && mark != ',' && mark != ';';
     if (sentence_start_) item_ = false;  // a sentence that ends before the line's last run ends the item
+    if (list_word) {
+      list_run(std::string_view(p, len));
+      if (lead < len) list_comma();
+    } else if (serial) {
+      reset_list();  // . : ! ? end the sentence, ; its part
+    }
     i += len;
     if (i < n && p[len] == ' ') ++i;  // the usual single space (the loop of scan() takes others)
     if (i >= n || space(text[i])) break;
@@ -615,13 +668,11 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
   if (ends_sentence || in_inline_ || r.back() == ';') return reset_list();
   if (!(flags & (c_letter | c_digit))) return;  // a dash, a bullet
   const bool comma = r.back() == ',';
-  if (seg_runs_ < 0xff && ++seg_runs_ == 1) {
-    seg_run_ = r;  // clause_opener() of it when a comma or an "and" asks (segment_opener())
-    seg_opener_ = unknown_opener;
-  }
+  const bool may_end = list_may_end();  // before list_run(): seg_runs_ < 3 then, <= 3 after
+  list_run(r);
   const std::size_t core = r.size() - (comma ? 1 : 0);
-  if (core > 0 && letter(r[core - 1]) && !(flags & (c_unsafe | c_tick | c_dot | c_digit)) &&
-      list_commas_ > 0 && seg_runs_ <= 3 && last_seg_runs_ <= 4 && conjunction_follows(rest) &&
+  if (may_end && core > 0 && letter(r[core - 1]) &&
+      !(flags & (c_unsafe | c_tick | c_dot | c_digit)) && conjunction_follows(rest) &&
       segment_opener() == 0) {
     ++eligible_;
     const std::uint32_t observed = comma ? 1 : 0;
@@ -636,23 +687,10 @@ void word_scanner::serial_comma(std::string_view r, unsigned flags, std::string_
       else
         w.replace(at, at + 1);
     }
-  } else if (!comma) {
-    return;
-  } else if ((seg_first_ && seg_runs_ == 1) || segment_opener() == 2) {
-    // "However, ...", "During the day, ...", "..., and as a result, ...": a sentence's
-    // opening word, or a phrase that a preposition or a conjunction opens, is no list
-    // item; a list starts after it.
-    list_commas_ = 0;
-    last_seg_runs_ = 0xff;
-    seg_runs_ = 0;
-    seg_first_ = false;
-    return;
+    close_segment();
+  } else if (comma) {
+    list_comma();
   }
-  // The segment ends with its comma (written or not, at a position).
-  if (list_commas_ < 0xff) ++list_commas_;
-  last_seg_runs_ = seg_runs_;
-  seg_runs_ = 0;
-  seg_first_ = false;
 }
 
 template <class Choose>
