@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
@@ -347,6 +351,23 @@ void escape_into(std::string_view text, std::string& out) {
   out.reserve(out.size() + text.size() + 8);
   std::size_t run = 0;  // text[run, i) is copied as it is
   for (std::size_t i = 0; i < text.size(); ++i) {
+#if defined(__SSE2__)
+    // Sixteen bytes at a time (a quote, a backslash or a byte whose top three bits are clear:
+    // a control byte), then eight, as below.
+    while (text.size() - i >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+      const __m128i special = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+          _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xE0))), _mm_setzero_si128()));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask != 0) {
+        i += static_cast<std::size_t>(std::countr_zero(mask));
+        break;
+      }
+      i += 16;
+    }
+    if (i >= text.size()) break;
+#endif
     // Eight bytes at a time up to the next one to escape (a quote, a backslash or a control
     // byte; not a byte >= 0x80): the lowest flagged byte is the first such, as a borrow only
     // runs upwards from one. A byte at a time cost a twelfth of rewriting a JSON body.
