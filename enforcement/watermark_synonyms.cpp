@@ -153,7 +153,8 @@ void synonym_table::build_index() {
     const std::uint64_t h = word_key(entries_[e].first);
     std::size_t i = h >> index_shift_;
     while (index_[i].entry != index_slot::empty) i = (i + 1) & (size - 1);
-    index_[i] = {h, static_cast<std::uint32_t>(e)};
+    const std::size_t len = entries_[e].first.size();
+    index_[i] = {h, static_cast<std::uint32_t>(e), static_cast<std::uint8_t>(len < 256 ? len : 0)};
     bloom_[(h >> 6) & (bloom_words - 1)] |= std::uint64_t{1} << (h & 63);
   }
 }

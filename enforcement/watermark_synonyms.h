@@ -114,7 +114,7 @@ class synonym_table {
   // find() for the scanner, which has asked may_hold() already: `lower`, `n`
   // lower case ASCII letters, may be read up to 8 bytes past n (the bytes
   // there are not part of the word and need not be zero).
-  const hit* find_padded(const char* lower, std::size_t n) const {
+  [[gnu::always_inline]] const hit* find_padded(const char* lower, std::size_t n) const {
     const std::uint64_t h = word_key_padded(lower, n);
     // Most words that pass may_hold() are in no group: a bit per hash (8 KB, in the
     // first-level cache) turns nine in ten of them away before the index (256 KB) is read.
@@ -122,7 +122,12 @@ class synonym_table {
     for (std::size_t i = h >> index_shift_;; i = (i + 1) & (index_.size() - 1)) {
       const index_slot& e = index_[i];
       if (e.entry == index_slot::empty) return nullptr;
-      if (e.hash == h && entries_[e.entry].first == std::string_view(lower, n)) return &entries_[e.entry].second;
+      // Of two words of at most 8 bytes and one length, word_key() is the same only for the
+      // same bytes (each of its steps is a bijection of the state: xor with the bytes, a
+      // multiplication by an odd constant, an xor-shift), so those are not compared again.
+      if (e.hash == h && (e.len == n || e.len == 0) &&
+          (e.len != 0 && n <= 8 ? true : entries_[e.entry].first == std::string_view(lower, n)))
+        return &entries_[e.entry].second;
     }
   }
   // Whether find() may find the lower case of `w`, ASCII letters in any case:
@@ -290,6 +295,7 @@ class synonym_table {
     static constexpr std::uint32_t empty = 0xffffffffu;
     std::uint64_t hash = 0;
     std::uint32_t entry = empty;
+    std::uint8_t len = 0;  // the word's length (0: 256 or more: compared whole)
   };
   std::vector<index_slot> index_ = std::vector<index_slot>(2);  // empty: finds nothing
   static constexpr std::size_t bloom_words = 1024;             // 65,536 bits

@@ -573,8 +573,19 @@ void word_scanner::plain_run(std::string_view text, std::size_t& i, writer& w, C
     // In a list item, the line's last run is a position (scan()): a run is plain there only
     // when another follows it on its line.
     if (item_ && (len + 1 >= 16 || p[len] != ' ' || space(p[len + 1]))) break;
-    // No unit's first word (scan_unit).
-    if (table_->unit_start_lower(word, lead)) break;
+    // A unit's first word, perhaps (scan_unit, which has no effect when it finds none): the
+    // unit is marked here as scan() marks it, or the run is read as any other.
+    if (table_->unit_start_lower(word, lead)) {
+      std::size_t end = i + len;
+      if (scan_unit(text, end, std::string_view(p, len), lead, w, choose)) {
+        sentence_start_ = false;
+        if (serial) list_unit_run();
+        i = end;
+        if (i < n && text[i] == ' ') ++i;
+        if (i >= n || space(text[i])) break;
+        continue;
+      }
+    }
     // With the table's serial comma, a word before " and" or " or" may be its position
     // (serial_comma() decides); any other run here only keeps the list's state.
     const bool list_word = serial && (lead == len || mark == ',');
