@@ -149,6 +149,15 @@ void synonym_table::build_index() {
   bloom_.assign(bloom_words, 0);
   index_shift_ = static_cast<unsigned>(64 - std::countr_zero(size));
   entries_.assign(words_.begin(), words_.end());
+  for (std::size_t pair = 0; pair < 26 * 26; ++pair) {
+    const char w[2] = {static_cast<char>('a' + pair / 26), static_cast<char>('a' + pair % 26)};
+    std::uint64_t bits = 0;
+    for (std::size_t n = 1; n < 32; ++n) {
+      if (n >= 2 && may_hold_lower(w, n)) bits |= std::uint64_t{1} << n;
+      if (n < 8 && (n > 1 || w[1] == 'a') && unit_start_lower(w, n)) bits |= std::uint64_t{1} << (32 + n);
+    }
+    pair_filter_[pair] = bits;
+  }
   for (std::size_t e = 0; e < entries_.size(); ++e) {
     const std::uint64_t h = word_key(entries_[e].first);
     std::size_t i = h >> index_shift_;

@@ -203,6 +203,13 @@ class synonym_table {
                            (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)) * 8 + n;
     return (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
   }
+  // may_hold_lower() and unit_start_lower() at once, of `n` (1 to 16) lower-case letters at `w`:
+  // bit 0, the table may hold the word; bit 1, a unit may start with it. One lookup.
+  unsigned word_filter_lower(const char* w, std::size_t n) const {
+    const std::uint64_t bits =
+        pair_filter_[static_cast<std::size_t>(w[0] - 'a') * 26 + (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)];
+    return static_cast<unsigned>((bits >> n & 1) | (bits >> (31 + n) & 2));
+  }
   // The unit written as the words `lower` `second` (`second` empty: one word), or nullptr.
   const unit* unit_by_words(std::string_view lower, std::string_view second) const {
     if (lower.empty() || !unit_start(lower.data(), lower.size())) return nullptr;
@@ -331,6 +338,9 @@ class synonym_table {
            std::min<std::size_t>(w.size(), 31);
   }
   std::vector<std::uint64_t> prefilter_ = std::vector<std::uint64_t>(26 * 26 * 32 / 64 + 1, 0);
+  // By the first two letters (the first and 'a' for a word of one): bit n (n < 32), may_hold_lower()
+  // of a word of n letters; bit 32 + n (n < 8), unit_start_lower(). Built by build_index().
+  std::uint64_t pair_filter_[26 * 26] = {};
   std::unordered_map<std::string, hit, string_hash, std::equal_to<>> words_;
   std::size_t min_len_ = SIZE_MAX, max_len_ = 0;
 };

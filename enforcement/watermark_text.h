@@ -575,7 +575,8 @@ void word_scanner::plain_run(std::string_view text, std::size_t& i, writer& w, C
     if (item_ && (len + 1 >= 16 || p[len] != ' ' || space(p[len + 1]))) break;
     // A unit's first word, perhaps (scan_unit, which has no effect when it finds none): the
     // unit is marked here as scan() marks it, or the run is read as any other.
-    if (table_->unit_start_lower(word, lead)) {
+    const unsigned filter = table_->word_filter_lower(word, lead);
+    if (filter & 2) {
       std::size_t end = i + len;
       if (scan_unit(text, end, std::string_view(p, len), lead, w, choose)) {
         sentence_start_ = false;
@@ -593,7 +594,7 @@ void word_scanner::plain_run(std::string_view text, std::size_t& i, writer& w, C
     // A word of the table (scan_run): a position when its group's cue and rule hold here. A
     // capital is a position's only at the start of a sentence.
     const synonym_table::hit* h = nullptr;
-    if ((!cap || sentence_start_) && table_->may_hold_lower(word, lead)) {
+    if ((!cap || sentence_start_) && (filter & 1)) {
       if (const synonym_table::hit* found = table_->find_padded(word, lead))
         h = plain_position(found, p, lead, len, text.substr(i + len));
     }
