@@ -28,6 +28,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/utf8.h"
 
 namespace dg::json {
@@ -193,6 +197,22 @@ inline bool sax_reader::read_string(std::string_view& out) {
     return true;
   };
   for (;;) {
+#if defined(__SSE2__)
+    // Sixteen plain ASCII bytes at a time (no quote, backslash, control or non-ASCII byte: a byte
+    // below 0x20 read as signed is a control byte or one >= 0x80), then eight, as below.
+    while (end_ - p_ >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      const __m128i special = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+          _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask != 0) {
+        p_ += std::countr_zero(mask);
+        break;
+      }
+      p_ += 16;
+    }
+#endif
     // Eight plain ASCII bytes at a time (no quote, backslash, control or non-ASCII byte).
     while (end_ - p_ >= 8) {
       std::uint64_t x;

@@ -24,4 +24,12 @@ struct answer_text {
 // only once): the caller then takes the parse-everything path.
 bool find_answer_texts(std::string_view body, int max_depth, std::vector<answer_text>& out);
 
+// find_answer_texts() of the usual chat.completion or completion body (max_depth 128), in one
+// pass of a scanner made for that shape, several times cheaper. Returns false, and leaves the
+// body to find_answer_texts(), for anything else: text parts, a Responses "output", a duplicate
+// key among those read, a number with a fraction or an exponent, a key with an escape, a
+// byte-order mark, deep nesting. Defined beside the scanner of chunk events it shares
+// (watermark_rewriter.cpp).
+bool find_completion_texts(std::string_view body, std::vector<answer_text>& out);
+
 }  // namespace dg::enforcement

@@ -1,10 +1,15 @@
 #include "enforcement/watermark_rewriter.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 #include <cstdint>
 #include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +57,8 @@ bool parse(std::string_view text, json& out) {
 // duplicate keys, integers only, valid escapes and UTF-8, no Responses "type"),
 // and gives the span of the content string, which is then rewritten in place.
 // Anything else returns false and takes the full parse.
+void unescape(std::string_view body, std::string& out);
+
 class chunk_scanner {
  public:
   explicit chunk_scanner(std::string_view s) : s_(s) {}
@@ -68,9 +75,40 @@ class chunk_scanner {
     return i_ == s_.size() && have_content_;
   }
 
+  // A chat.completion or completion body of the usual shape: its answers, choices[].message.content
+  // and choices[].text strings, as find_answer_texts() finds them. False for anything else (text
+  // parts, a Responses "output", a duplicate key among those read, a fraction, an exponent, a
+  // byte-order mark, nesting deeper than find_answer_texts() allows...): that one reads it.
+  bool scan_completion(std::vector<answer_text>& out) {
+    skip_ws();
+    bool seen_choices = false;
+    // Depths as json_sax counts containers (the top object is one), one more at most.
+    if (!object([&](std::string_view key) {
+          if (key == "output") return false;
+          if (key != "choices") return value(2);
+          if (seen_choices) return false;
+          seen_choices = true;
+          skip_ws();
+          if (!peek('[')) return value(2);
+          ++i_;
+          skip_ws();
+          if (peek(']')) return ++i_, true;
+          do {
+            if (!completion_choice(out)) return false;
+            skip_ws();
+          } while (peek(',') && ++i_);
+          return expect(']');
+        }))
+      return false;
+    skip_ws();
+    return i_ == s_.size();
+  }
+
  private:
   bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
   void skip_ws() {
+    // Most tokens follow the one before without a blank: one comparison for them.
+    if (i_ < s_.size() && static_cast<unsigned char>(s_[i_]) > ' ') return;
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
   }
   bool expect(char c) {
@@ -88,6 +126,21 @@ class chunk_scanner {
     if (!peek('"')) return false;
     b = ++i_;
     while (i_ < s_.size()) {
+#if defined(__SSE2__)
+      // Sixteen plain ASCII bytes at a time, as json_sax reads them, then eight.
+      while (s_.size() - i_ >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s_.data() + i_));
+        const __m128i special = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+        if (mask != 0) {
+          i_ += static_cast<std::size_t>(std::countr_zero(mask));
+          break;
+        }
+        i_ += 16;
+      }
+#endif
       // Printable ASCII other than " and \ (nearly all of an event) eight bytes at a time
       // (the lowest flagged byte is the first that is not: a borrow only runs upwards),
       // then byte by byte, before the checks below.
@@ -294,6 +347,46 @@ class chunk_scanner {
     });
   }
 
+  bool completion_choice(std::vector<answer_text>& out) {
+    skip_ws();
+    if (!peek('{')) return value(3);
+    bool seen_message = false, seen_text = false;
+    return object([&](std::string_view key) {
+      if (key == "text") {
+        if (seen_text) return false;
+        seen_text = true;
+        skip_ws();
+        return peek('"') ? answer(out) : value(4);
+      }
+      if (key != "message") return value(4);
+      if (seen_message) return false;
+      seen_message = true;
+      skip_ws();
+      if (!peek('{')) return value(4);
+      bool seen_content = false;
+      return object([&](std::string_view k) {
+        if (k != "content") return value(5);
+        if (seen_content) return false;
+        seen_content = true;
+        skip_ws();
+        if (peek('[')) return false;  // text parts
+        return peek('"') ? answer(out) : value(5);
+      });
+    });
+  }
+  // The string at i_ as an answer: its token's span (quotes included) and its text.
+  bool answer(std::vector<answer_text>& out) {
+    std::size_t b = 0, e = 0;
+    if (!string(b, e)) return false;
+    answer_text& t = out.emplace_back();
+    t.begin = b - 1;
+    t.end = e + 1;
+    const std::string_view body = s_.substr(b, e - b);
+    if (body.find('\\') == std::string_view::npos) t.text.assign(body);
+    else unescape(body, t.text);
+    return true;
+  }
+
   std::string_view s_;
   std::size_t i_ = 0;
   bool have_content_ = false;
@@ -304,11 +397,12 @@ void unescape(std::string_view body, std::string& out) {
   out.clear();
   out.reserve(body.size());
   for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (c != '\\') {
-      out.push_back(c);
-      continue;
-    }
+    // The plain run up to the next escape, whole (a byte at a time was most of the cost of
+    // reading an answer with paragraphs: callgrind).
+    const std::size_t esc = std::min(body.find('\\', i), body.size());
+    out.append(body.data() + i, esc - i);
+    i = esc;
+    if (i == body.size()) break;
     const char x = body[++i];
     switch (x) {
       case 'b': out.push_back('\b'); break;
@@ -347,6 +441,23 @@ void escape_into(std::string_view text, std::string& out) {
   out.reserve(out.size() + text.size() + 8);
   std::size_t run = 0;  // text[run, i) is copied as it is
   for (std::size_t i = 0; i < text.size(); ++i) {
+#if defined(__SSE2__)
+    // Sixteen bytes at a time (a quote, a backslash or a byte whose top three bits are clear:
+    // a control byte), then eight, as below.
+    while (text.size() - i >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+      const __m128i special = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+          _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xE0))), _mm_setzero_si128()));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask != 0) {
+        i += static_cast<std::size_t>(std::countr_zero(mask));
+        break;
+      }
+      i += 16;
+    }
+    if (i >= text.size()) break;
+#endif
     // Eight bytes at a time up to the next one to escape (a quote, a backslash or a control
     // byte; not a byte >= 0x80): the lowest flagged byte is the first such, as a borrow only
     // runs upwards from one. A byte at a time cost a twelfth of rewriting a JSON body.
@@ -386,6 +497,13 @@ void escape_into(std::string_view text, std::string& out) {
 }
 
 }  // namespace
+
+bool find_completion_texts(std::string_view body, std::vector<answer_text>& out) {
+  out.clear();
+  if (chunk_scanner(body).scan_completion(out)) return true;
+  out.clear();
+  return false;
+}
 
 bool watermark_rewriter::rewrite_chunk_in_place(std::string_view data, std::string& result) {
   chunk_scanner::found f;
@@ -433,7 +551,7 @@ response_rewriter::stats watermark_rewriter::counts() const {
 std::string watermark_rewriter::rewrite_json_body(std::string_view body) {
   // The common case: each answer string rewritten where it stands, the rest copied as it came.
   std::vector<answer_text> texts;
-  if (find_answer_texts(body, max_depth, texts)) {
+  if (find_completion_texts(body, texts) || find_answer_texts(body, max_depth, texts)) {
     std::string result;
     std::size_t copied = 0;
     for (const auto& t : texts) {

@@ -2,7 +2,8 @@
 
 #include <bit>
 #include <fstream>
-#include <initializer_list>
+#include <cstring>
+#include <iterator>
 #include <sstream>
 
 #include <unistd.h>
@@ -165,11 +166,21 @@ void synonym_table::build_index() {
   bloom_.assign(bloom_words, 0);
   index_shift_ = static_cast<unsigned>(64 - std::countr_zero(size));
   entries_.assign(words_.begin(), words_.end());
+  for (std::size_t pair = 0; pair < 26 * 26; ++pair) {
+    const char w[2] = {static_cast<char>('a' + pair / 26), static_cast<char>('a' + pair % 26)};
+    std::uint64_t bits = 0;
+    for (std::size_t n = 1; n < 32; ++n) {
+      if (n >= 2 && may_hold_lower(w, n)) bits |= std::uint64_t{1} << n;
+      if (n < 8 && (n > 1 || w[1] == 'a') && unit_start_lower(w, n)) bits |= std::uint64_t{1} << (32 + n);
+    }
+    pair_filter_[pair] = bits;
+  }
   for (std::size_t e = 0; e < entries_.size(); ++e) {
     const std::uint64_t h = word_key(entries_[e].first);
     std::size_t i = h >> index_shift_;
     while (index_[i].entry != index_slot::empty) i = (i + 1) & (size - 1);
-    index_[i] = {h, static_cast<std::uint32_t>(e)};
+    const std::size_t len = entries_[e].first.size();
+    index_[i] = {h, static_cast<std::uint32_t>(e), static_cast<std::uint8_t>(len < 256 ? len : 0)};
     bloom_[(h >> 6) & (bloom_words - 1)] |= std::uint64_t{1} << (h & 63);
   }
 }
@@ -360,40 +371,81 @@ std::shared_ptr<const synonym_table> synonym_table::builtin() {
 }
 
 namespace {
-bool in(std::string_view w, std::initializer_list<std::string_view> set) {
-  for (auto s : set)
-    if (s == w) return true;
-  return false;
-}
+// The cue words of each kind (cued()), read once into a table of a bit per kind by word.
+constexpr std::string_view cue_words[][26] = {
+    {},
+    // verb: to need, can help, will show, we need
+    {"to", "can", "could", "will", "would", "should", "may", "might", "must", "not", "cannot", "also", "i",
+     "you", "we", "they", "often", "usually", "always", "never", "please", "and", "or", "help", "let", "lets"},
+    // verb_s: it needs, which shows
+    {"he", "she", "it", "this", "that", "which", "who", "also", "often", "usually", "always", "never", "only",
+     "still", "and"},
+    // verb_ed: has helped, was shown
+    {"has", "have", "had", "was", "were", "been", "be", "is", "are", "he", "she", "it", "they", "we", "i", "you",
+     "also", "and", "often", "recently", "then"},
+    // verb_ing: by helping, is showing
+    {"is", "are", "was", "were", "be", "been", "by", "for", "of", "in", "about", "while", "when", "without",
+     "before", "after", "keep", "keeps", "and", "also"},
+    // noun: the need, a show
+    {"a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her", "our", "your", "my",
+     "each", "every", "any", "no", "some", "many", "few", "several", "such", "other", "another"},
+    // adjective: is common, very hard
+    {"very", "more", "most", "is", "are", "was", "were", "be", "been", "so", "too", "quite", "less", "least",
+     "extremely", "highly", "become", "becomes", "remain", "remains", "seem", "seems", "fairly", "rather",
+     "really", "relatively"},
+};
+
+// A word of at most 16 bytes as two integers (its bytes, zero beyond its end) and its cue bits,
+// in an open-addressed table of 256 slots: one multiply and one probe or two per word asked.
+struct cue_table {
+  struct slot {
+    std::uint64_t lo = 0, hi = 0;
+    std::uint8_t len = 0, mask = 0;  // len 0: empty
+  };
+  slot slots[256];
+  static bool key(std::string_view w, std::uint64_t& lo, std::uint64_t& hi) {
+    if (w.empty() || w.size() > 16) return false;
+    char b[16] = {};
+    std::memcpy(b, w.data(), w.size());
+    std::memcpy(&lo, b, 8);
+    std::memcpy(&hi, b + 8, 8);
+    return true;
+  }
+  static std::size_t home(std::uint64_t lo, std::uint64_t hi) {
+    return static_cast<std::size_t>(((lo ^ (hi * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 56);
+  }
+  cue_table() {
+    for (std::size_t c = 1; c < std::size(cue_words); ++c) {
+      for (const std::string_view w : cue_words[c]) {
+        if (w.empty()) continue;
+        std::uint64_t lo = 0, hi = 0;
+        key(w, lo, hi);
+        std::size_t i = home(lo, hi);
+        while (slots[i].len != 0 && !(slots[i].lo == lo && slots[i].hi == hi && slots[i].len == w.size()))
+          i = (i + 1) & 255;
+        slots[i].lo = lo;
+        slots[i].hi = hi;
+        slots[i].len = static_cast<std::uint8_t>(w.size());
+        slots[i].mask = static_cast<std::uint8_t>(slots[i].mask | (1u << c));
+      }
+    }
+  }
+  std::uint8_t mask(std::string_view w) const {
+    std::uint64_t lo = 0, hi = 0;
+    if (!key(w, lo, hi)) return 0;
+    for (std::size_t i = home(lo, hi);; i = (i + 1) & 255) {
+      const slot& s = slots[i];
+      if (s.len == 0) return 0;
+      if (s.lo == lo && s.hi == hi && s.len == w.size()) return s.mask;
+    }
+  }
+};
 }  // namespace
 
 bool synonym_table::cued(cue c, std::string_view p) {
-  switch (c) {
-    case cue::none:
-      return true;
-    case cue::verb:  // to need, can help, will show, we need
-      return in(p, {"to", "can", "could", "will", "would", "should", "may", "might", "must", "not",
-                    "cannot", "also", "i", "you", "we", "they", "often", "usually", "always",
-                    "never", "please", "and", "or", "help", "let", "lets"});
-    case cue::verb_s:  // it needs, which shows
-      return in(p, {"he", "she", "it", "this", "that", "which", "who", "also", "often", "usually",
-                    "always", "never", "only", "still", "and"});
-    case cue::verb_ed:  // has helped, was shown
-      return in(p, {"has", "have", "had", "was", "were", "been", "be", "is", "are", "he", "she",
-                    "it", "they", "we", "i", "you", "also", "and", "often", "recently", "then"});
-    case cue::verb_ing:  // by helping, is showing
-      return in(p, {"is", "are", "was", "were", "be", "been", "by", "for", "of", "in", "about",
-                    "while", "when", "without", "before", "after", "keep", "keeps", "and", "also"});
-    case cue::noun:  // the need, a show
-      return in(p, {"a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her",
-                    "our", "your", "my", "each", "every", "any", "no", "some", "many", "few",
-                    "several", "such", "other", "another"});
-    case cue::adjective:  // is common, very hard
-      return in(p, {"very", "more", "most", "is", "are", "was", "were", "be", "been", "so", "too",
-                    "quite", "less", "least", "extremely", "highly", "become", "becomes", "remain",
-                    "remains", "seem", "seems", "fairly", "rather", "really", "relatively"});
-  }
-  return false;
+  if (c == cue::none) return true;
+  static const cue_table cues;
+  return (cues.mask(p) >> static_cast<unsigned>(c) & 1) != 0;
 }
 
 std::vector<std::string> default_synonym_paths() {

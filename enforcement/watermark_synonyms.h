@@ -120,7 +120,7 @@ class synonym_table {
   // find() for the scanner, which has asked may_hold() already: `lower`, `n`
   // lower case ASCII letters, may be read up to 8 bytes past n (the bytes
   // there are not part of the word and need not be zero).
-  const hit* find_padded(const char* lower, std::size_t n) const {
+  [[gnu::always_inline]] const hit* find_padded(const char* lower, std::size_t n) const {
     const std::uint64_t h = word_key_padded(lower, n);
     // Most words that pass may_hold() are in no group: a bit per hash (8 KB, in the
     // first-level cache) turns nine in ten of them away before the index (256 KB) is read.
@@ -128,7 +128,12 @@ class synonym_table {
     for (std::size_t i = h >> index_shift_;; i = (i + 1) & (index_.size() - 1)) {
       const index_slot& e = index_[i];
       if (e.entry == index_slot::empty) return nullptr;
-      if (e.hash == h && entries_[e.entry].first == std::string_view(lower, n)) return &entries_[e.entry].second;
+      // Of two words of at most 8 bytes and one length, word_key() is the same only for the
+      // same bytes (each of its steps is a bijection of the state: xor with the bytes, a
+      // multiplication by an odd constant, an xor-shift), so those are not compared again.
+      if (e.hash == h && (e.len == n || e.len == 0) &&
+          (e.len != 0 && n <= 8 ? true : entries_[e.entry].first == std::string_view(lower, n)))
+        return &entries_[e.entry].second;
     }
   }
   // Whether find() may find the lower case of `w`, ASCII letters in any case:
@@ -219,6 +224,13 @@ class synonym_table {
     const std::size_t b = (static_cast<std::size_t>(w[0] - 'a') * 26 +
                            (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)) * 8 + n;
     return (unit_filter_[b >> 6] >> (b & 63) & 1) != 0;
+  }
+  // may_hold_lower() and unit_start_lower() at once, of `n` (1 to 16) lower-case letters at `w`:
+  // bit 0, the table may hold the word; bit 1, a unit may start with it. One lookup.
+  unsigned word_filter_lower(const char* w, std::size_t n) const {
+    const std::uint64_t bits =
+        pair_filter_[static_cast<std::size_t>(w[0] - 'a') * 26 + (n > 1 ? static_cast<std::size_t>(w[1] - 'a') : 0)];
+    return static_cast<unsigned>((bits >> n & 1) | (bits >> (31 + n) & 2));
   }
   // The unit written as the words `lower` `second` (`second` empty: one word), or nullptr.
   const unit* unit_by_words(std::string_view lower, std::string_view second) const {
@@ -371,6 +383,7 @@ class synonym_table {
     static constexpr std::uint32_t empty = 0xffffffffu;
     std::uint64_t hash = 0;
     std::uint32_t entry = empty;
+    std::uint8_t len = 0;  // the word's length (0: 256 or more: compared whole)
   };
   std::vector<index_slot> index_ = std::vector<index_slot>(2);  // empty: finds nothing
   static constexpr std::size_t bloom_words = 1024;             // 65,536 bits
@@ -414,6 +427,9 @@ class synonym_table {
            std::min<std::size_t>(w.size(), 31);
   }
   std::vector<std::uint64_t> prefilter_ = std::vector<std::uint64_t>(26 * 26 * 32 / 64 + 1, 0);
+  // By the first two letters (the first and 'a' for a word of one): bit n (n < 32), may_hold_lower()
+  // of a word of n letters; bit 32 + n (n < 8), unit_start_lower(). Built by build_index().
+  std::uint64_t pair_filter_[26 * 26] = {};
   std::unordered_map<std::string, hit, string_hash, std::equal_to<>> words_;
   std::size_t min_len_ = SIZE_MAX, max_len_ = 0;
 };

@@ -12,19 +12,26 @@ namespace {
 bool space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 }  // namespace
 
+namespace {
+// The words after which a unit is no position (unit_may_precede), as constants: a list of
+// string literals was measured by strlen at every call.
+constexpr std::string_view unit_stoppers[] = {"not", "or", "and", "but", "nor", "than", "it"};
+constexpr std::string_view participles[] = {
+    "got", "had", "become", "come", "made", "left", "run", "put", "set", "lost", "found", "kept", "brought", "bought",
+    "thought", "taught", "said", "told", "built", "sent", "spent", "won", "let", "led", "held", "heard", "paid", "met"};
+}  // namespace
+
 bool word_scanner::unit_may_precede(const synonym_table::unit& u, std::string_view next) {
   if (next.size() > max_word) return true;
   char low[max_word];
   for (std::size_t q = 0; q < next.size(); ++q)
     low[q] = next[q] >= 'A' && next[q] <= 'Z' ? static_cast<char>(next[q] + 32) : next[q];
   const std::string_view w(low, next.size());
-  for (std::string_view x : {"not", "or", "and", "but", "nor", "than", "it"})
+  for (const std::string_view x : unit_stoppers)
     if (w == x) return false;
   if (u.contracted.ends_with("'s") || u.contracted.ends_with("'d")) {
     if (w.ends_with("ed") || w.ends_with("en") || w.ends_with("ne")) return false;  // been, taken, gone, done
-    for (std::string_view x : {"got", "had", "become", "come", "made", "left", "run", "put", "set", "lost",
-                               "found", "kept", "brought", "bought", "thought", "taught", "said", "told",
-                               "built", "sent", "spent", "won", "let", "led", "held", "heard", "paid", "met"})
+    for (const std::string_view x : participles)
       if (w == x) return false;
   }
   return true;

@@ -188,19 +188,41 @@ class word_scanner {
 
   // The common run, in running text (not a line's first run, nor code, nor
   // text left whole: plain_state(); in a list item, not the line's last run):
-  // a word of lower-case letters, perhaps with one of , ; : . ! ? after it,
-  // that is no unit's first word (nor a phrase's one word), not in the table
-  // and, with the table's serial comma, not a word before " and" or " or" that
-  // may end a list, so that it only becomes the context and one more run of
-  // the list's segment (or ends the sentence's list). Reads the
+  // a word of lower-case letters, the first perhaps a capital, with perhaps one
+  // of , ; : . ! ? after it, that is no unit's first word (nor a phrase's one
+  // word) and, with the table's serial comma, not a word before " and" or " or"
+  // that may end a list. Such a run is a word of the table at a position
+  // (marked here as scan_run marks it), or it only becomes the context and one
+  // more run of the list's segment (or ends the sentence's list). Reads the
   // run at text[i] (not a blank); when it is such a run, does what scan() does
   // for it and moves i past it and one space after it, and goes on so while
   // the runs are such and one space apart; leaves i at the first run it does
-  // not take, or at a blank, or at the end. Half the runs of an answer are
+  // not take, or at a blank, or at the end. Four runs of an answer in five are
   // taken here, at a fraction of the instructions of the general path.
-  void plain_run(std::string_view text, std::size_t& i);
+  template <class Choose>
+  void plain_run(std::string_view text, std::size_t& i, writer& w, Choose&& choose);
   bool plain_state() const {
     return decided_ && !verbatim_ && !mid_run_ && !line_start_ && !in_fence_ && !in_inline_;
+  }
+  // The group the word of the table p[0, lead) (lower case, found as `first`) carries the mark
+  // for here, or nullptr (most words of the table are no position: their cue or rule does not
+  // hold), plain_run reading it as the run p[0, len) (the word and perhaps one mark),
+  // followed by `rest`: scan_run's choice for that one shape of run (nothing joined to it,
+  // lower case or Capitalised, the first word of its run).
+  const synonym_table::hit* plain_position(const synonym_table::hit* first, const char* p, std::size_t lead,
+                                           std::size_t len, std::string_view rest) {
+    const char after = lead < len ? p[lead] : ' ';
+    for (const synonym_table::hit* c = first; c; c = table_->alternate(*c)) {
+      char nbuf[max_word];
+      std::string_view next;
+      const bool known = !table_->reads_next(*c) || lead < len || next_word(rest, nbuf, next);
+      if (table_->allowed(*c, prev(), sentence_start_, after, next, known)) {
+        if (!table_->mixed_article(c->group)) return c;
+        const std::string_view b = prev();
+        return b != "a" && b != "an" ? c : nullptr;  // "an important" must not become "an significant"
+      }
+    }
+    return nullptr;
   }
   // The words of the run `r`, followed in the text at hand by `rest`.
   // `lead`: the number of letters `r` starts with.
@@ -346,6 +368,25 @@ class word_scanner {
     prev_len_ = w.size();
     prev_raw_ = true;
   }
+  // A word of the text being scanned, lower-case letters: no lowering, only a copy when
+  // scan() ends (keep_prev()).
+  void set_prev_lower(const char* w, std::size_t n) {
+    prev_ext_ = w;
+    prev_len_ = n;
+    prev_raw_ = false;
+  }
+  // When scan() ends: a previous word in `text` (which may not outlive the call) is copied.
+  void keep_prev(std::string_view text) {
+    if (prev_raw_) {
+      prev();
+    } else if (prev_ext_) {
+      const auto at = reinterpret_cast<std::uintptr_t>(prev_ext_), b = reinterpret_cast<std::uintptr_t>(text.data());
+      if (at >= b && at < b + text.size()) {
+        std::memcpy(prev_buf_, prev_ext_, prev_len_);
+        prev_ext_ = nullptr;
+      }
+    }
+  }
   void clear_prev() {
     prev_ext_ = nullptr;
     prev_len_ = 0;
@@ -365,11 +406,6 @@ class word_scanner {
   bool last_piece_ = false;   // last_piece(): the text at hand ends the whole text
   bool prev_raw_ = false;     // prev_ext_ is the text as written, not yet lowered
   const char* prev_ext_ = nullptr;  // the previous word outside prev_buf_ (nullptr: in prev_buf_)
-  // The last word of the text being scanned that plain_run found in the table (lower case, as
-  // written), and its hit: scan_run does not look it up again.
-  const char* found_at_ = nullptr;
-  std::size_t found_len_ = 0;
-  const synonym_table::hit* found_ = nullptr;
   std::size_t prev_len_ = 0;
   char prev_buf_[max_word] = {};
   // The list in this sentence (serial comma): commas that closed a segment, the runs
@@ -423,7 +459,6 @@ template <class Choose>
 void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose) {
   out.reserve(out.size() + text.size());
   writer w{text, out};
-  found_at_ = nullptr;  // a word of an earlier text may have stood at the same address
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
@@ -444,7 +479,7 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
       continue;
     }
     if (plain_state()) {
-      plain_run(text, i);  // past the plain runs at i, if any: then a blank, the end, or another run
+      plain_run(text, i, w, choose);  // past the plain runs at i, if any: then a blank, the end, or another run
       if (i == n || space(text[i])) continue;
     }
     // The run: its end, and the classes of the bytes it holds.
@@ -517,11 +552,12 @@ void word_scanner::scan(std::string_view text, std::string& out, Choose&& choose
     }
   }
   w.finish();
-  prev();  // a word of `text` is kept lower case: `text` may not outlive this call
+  keep_prev(text);  // a word of `text` is kept lower case: `text` may not outlive this call
   segment_opener();  // and the run that opens a list's segment is read
 }
 
-inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
+template <class Choose>
+void word_scanner::plain_run(std::string_view text, std::size_t& i, writer& w, Choose&& choose) {
 #if defined(__SSE2__)
   const std::size_t n = text.size();
   const bool serial = table_->has_serial_comma();
@@ -534,37 +570,76 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
         _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5))));
     if (blank == 0 || (blank & 1) != 0) break;  // a run of 16 bytes or more; none
     const auto len = static_cast<std::size_t>(std::countr_zero(blank));
-    const unsigned lower = static_cast<unsigned>(_mm_movemask_epi8(in_range(v, 'a', 26)));
+    const __m128i up = in_range(v, 'A', 26);
+    // Lower-case letters, the first one perhaps a capital.
+    const bool cap = (_mm_movemask_epi8(up) & 1) != 0;
+    const unsigned letters = static_cast<unsigned>(_mm_movemask_epi8(in_range(v, 'a', 26))) | (cap ? 1u : 0u);
     const unsigned in_run = (1u << len) - 1;
     std::size_t lead = len;
     const char mark = p[len - 1];
-    if ((lower & in_run) != in_run) {
-      // Lower-case letters, then one mark that ends the run.
-      if (len < 2 || (lower & (in_run >> 1)) != (in_run >> 1)) break;
+    if ((letters & in_run) != in_run) {
+      // Those letters, then one mark that ends the run.
+      if (len < 2 || (letters & (in_run >> 1)) != (in_run >> 1)) break;
       if (mark != ',' && mark != '.' && mark != ';' && mark != ':' && mark != '!' && mark != '?') break;
       lead = len - 1;
+    }
+    // The word in lower case, padded (find_padded reads at most 16 bytes from it).
+    const char* word = p;
+    alignas(16) char low[16];
+    if (cap) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(low), _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+      word = low;
     }
     // In a list item, the line's last run is a position (scan()): a run is plain there only
     // when another follows it on its line.
     if (item_ && (len + 1 >= 16 || p[len] != ' ' || space(p[len + 1]))) break;
-    // No unit's first word (scan_unit), no word of the table (scan_run): find_padded reads at
-    // most 16 bytes from p.
-    if (table_->unit_start_lower(p, lead)) break;
-    // With the table's serial comma, a word before " and" or " or" may be its position
-    // (serial_comma() decides); any other plain run only keeps the list's state.
-    const bool list_word = serial && (lead == len || mark == ',');
-    if (list_word && list_may_end() && and_or_at(text, i + len)) break;
-    if (table_->may_hold_lower(p, lead)) {
-      if (const synonym_table::hit* h = table_->find_padded(p, lead)) {
-        // A word of the table: scan_run takes it, and the lookup with it.
-        found_at_ = p;
-        found_len_ = lead;
-        found_ = h;
-        break;
+    // A unit's first word, perhaps (scan_unit, which has no effect when it finds none): the
+    // unit is marked here as scan() marks it, or the run is read as any other.
+    const unsigned filter = table_->word_filter_lower(word, lead);
+    if (filter & 2) {
+      std::size_t end = i + len;
+      if (scan_unit(text, end, std::string_view(p, len), lead, w, choose)) {
+        sentence_start_ = false;
+        if (serial) list_unit_run();
+        i = end;
+        if (i < n && text[i] == ' ') ++i;
+        if (i >= n || space(text[i])) break;
+        continue;
       }
     }
+    // With the table's serial comma, a word before " and" or " or" may be its position
+    // (serial_comma() decides); any other run here only keeps the list's state.
+    const bool list_word = serial && (lead == len || mark == ',');
+    if (list_word && list_may_end() && and_or_at(text, i + len)) break;
+    // A word of the table (scan_run): a position when its group's cue and rule hold here. A
+    // capital is a position's only at the start of a sentence.
+    const synonym_table::hit* h = nullptr;
+    if ((!cap || sentence_start_) && (filter & 1)) {
+      if (const synonym_table::hit* found = table_->find_padded(word, lead))
+        h = plain_position(found, p, lead, len, text.substr(i + len));
+    }
     ++words_;
-    set_prev_raw(std::string_view(p, lead));
+    if (h) {
+      ++eligible_;
+      const std::uint32_t m = choose(prev(), *h, std::string_view(p, lead));
+      if (m != h->member) {
+        const std::string& pick = table_->group(h->group)[m];
+        ++changed_;
+        std::string& out = w.replace(i, i + lead);
+        const std::size_t at = out.size();
+        out.append(pick);
+        if (cap) out[at] = static_cast<char>(out[at] - 32);
+        set_prev(pick);
+      } else if (cap) {
+        set_prev_raw(std::string_view(p, lead));
+      } else {
+        set_prev_lower(p, lead);
+      }
+    } else if (cap) {
+      set_prev_raw(std::string_view(p, lead));
+    } else {
+      set_prev_lower(p, lead);
+    }
     // A run ending in . : ! ? ends a sentence; one of letters alone, or with , or ;, does not.
     sentence_start_ = lead < len && mark != ',' && mark != ';';
     if (sentence_start_) item_ = false;  // a sentence that ends before the line's last run ends the item
@@ -579,7 +654,7 @@ inline void word_scanner::plain_run(std::string_view text, std::size_t& i) {
     if (i >= n || space(text[i])) break;
   }
 #else
-  (void)text, (void)i;
+  (void)text, (void)i, (void)w, (void)choose;
 #endif
 }
 
@@ -834,9 +909,7 @@ void word_scanner::scan_run(std::string_view r, unsigned flags, std::size_t lead
       if (pattern == 2 || (pattern == 1 && !first_of_sentence)) pattern = 3;
       if (!joined && pattern != 3) {
         // The word's first group whose rule holds here (most words have one group).
-        const synonym_table::hit* first = wd.data() == found_at_ && wd.size() == found_len_
-                                              ? found_  // plain_run looked it up
-                                              : table_->find_padded(lower, wd.size());
+        const synonym_table::hit* first = table_->find_padded(lower, wd.size());
         for (const synonym_table::hit* c = first; c;
              c = table_->alternate(*c)) {
           // The next word, for a rule that reads it: only a word that ends the run has one.

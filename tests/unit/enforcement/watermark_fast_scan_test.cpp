@@ -269,5 +269,68 @@ TEST(WatermarkFastScan, SameAsTableV7ScannerOnTheFuzzCorpusAndAwkwardTexts) {
   }
 }
 
+// Running text of the table's own words (lower case, Capitalised opening a sentence or not),
+// their cues and the words their rules name, one space apart as in most answers: the fast
+// path (plain_run) marks the positions among them and passes over the rest, and must choose
+// as the general path did.
+std::vector<std::string> running_texts(const synonym_table& t, std::mt19937_64& rng, int count) {
+  std::vector<std::string> words;
+  for (std::size_t g = 0; g < t.groups(); ++g)
+    for (const auto& w : t.group(g))
+      if (w.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos) words.push_back(w);
+  const std::vector<std::string> cues = {"the", "a",    "an",   "to",    "can",  "will", "is",   "are",   "was",
+                                         "it",  "this", "very", "more",  "by",   "for",  "of",   "in",    "and",
+                                         "or",  "also", "we",   "they",  "has",  "been", "so",   "not",   "such",
+                                         "as",  "for",  "make", "sure",  "help", "need", "each", "their", "often"};
+  const std::vector<std::string> marks = {"", "", "", "", "", "", ",", ".", ";", ":", "!", "?"};
+  std::uniform_int_distribution<std::size_t> word(0, words.size() - 1), cue(0, cues.size() - 1),
+      mark(0, marks.size() - 1), coin(0, 9);
+  std::vector<std::string> texts;
+  for (int n = 0; n < count; ++n) {
+    std::string s;
+    bool sentence = true;
+    for (int w = 0; w < 80; ++w) {
+      std::string x = coin(rng) < 5 ? words[word(rng)] : cues[cue(rng)];
+      if ((sentence && coin(rng) < 8) || coin(rng) == 0) x[0] = static_cast<char>(x[0] - 32);
+      const std::string& m = marks[mark(rng)];
+      sentence = m == "." || m == "!" || m == "?" || m == ":";
+      s += x + m;
+      s += coin(rng) == 0 ? (coin(rng) < 5 ? "\n" : "  ") : " ";
+    }
+    texts.push_back(std::move(s));
+  }
+  return texts;
+}
+
+TEST(WatermarkFastScan, SameAsTableV7ScannerOnRunningTextOfTheTablesWords) {
+  std::mt19937_64 rng(13);
+  const auto table = synonym_table::builtin();
+  std::uint64_t changed = 0, capitals = 0;
+  for (const auto& s : running_texts(*table, rng, 400)) {
+    const mark_key k = derive_mark_key("s", "running-" + std::to_string(changed % 31), 1);
+    expect_same_v8(*table, k, s, rng);
+    if (HasFatalFailure()) return;
+    text_marker m(*table, k);
+    m.mark(s);
+    changed += m.scanner().changed();
+    // Capitalised words at the head of a sentence among the positions.
+    word_scanner scanner(*table);
+    std::string sink;
+    scanner.scan(s, sink, [&](std::string_view, const synonym_table::hit& h, std::string_view w) {
+      if (w[0] >= 'A' && w[0] <= 'Z') ++capitals;
+      return static_cast<std::uint32_t>(h.member);
+    });
+  }
+  EXPECT_GT(changed, 4000u);  // the comparison covered many positions, not only copies
+  EXPECT_GT(capitals, 500u);  // Capitalised ones among them
+  for (const char* v : older_tables) {
+    const auto older = old_table(v);
+    for (const auto& s : running_texts(*older, rng, 60)) {
+      expect_same_v8(*older, derive_mark_key("s", "running-old", 1), s, rng);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dg::enforcement
