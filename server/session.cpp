@@ -493,7 +493,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++up_->requests;
     set_deadline(phase::up_write, live_->cfg.upstream.response_timeout_ms);
     start_watch();
-    if (!up_->is_tls() && inline_depth_ < max_inline_depth && !req_.chunked()) return write_request_plain();
+    if (!up_->is_tls() && !req_.chunked()) return write_request_plain();
     req_sr_.emplace(req_);
     up_->visit([this](auto& s) {
       http::async_write(s, *req_sr_, [self = this->shared_from_this()](error_code ec, std::size_t) {
@@ -512,29 +512,48 @@ class session final : public session_base, public std::enable_shared_from_this<s
     head.clear();
     const std::string_view method = req_.method_string(), target = req_.target();
     head.append(method.data(), method.size()).push_back(' ');
-    head.append(target.data(), target.size());
-    const unsigned v = req_.version();  // as Beast writes it
-    head.append(" HTTP/").push_back(static_cast<char>('0' + v / 10));
-    head.push_back('.');
-    head.push_back(static_cast<char>('0' + v % 10));
+    head.append(target.data(), target.size()).push_back(' ');
+    append_version(head, req_.version());
     head.append("\r\n", 2);
-    for (const auto& f : req_) {
+    append_fields(head, req_);
+    gather_write(up_->socket(), head, req_.body(), &session::on_up_write);
+  }
+
+  // ---- headers and bodies written by the session (plain TCP) --------------------
+  // "HTTP/x.y", as Beast writes a version.
+  static void append_version(std::string& h, unsigned v) {
+    h.append("HTTP/", 5).push_back(static_cast<char>('0' + v / 10));
+    h.push_back('.');
+    h.push_back(static_cast<char>('0' + v % 10));
+  }
+  // The fields in order, each "name: value", then the blank line that ends a header.
+  template <class Fields>
+  static void append_fields(std::string& h, const Fields& fields) {
+    for (const auto& f : fields) {
       const std::string_view name = f.name_string(), value = f.value();
-      head.append(name.data(), name.size()).append(": ", 2);
-      head.append(value.data(), value.size()).append("\r\n", 2);
+      h.append(name.data(), name.size()).append(": ", 2);
+      h.append(value.data(), value.size()).append("\r\n", 2);
     }
-    head.append("\r\n", 2);
-    const std::string& body = req_.body();
-    const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
-    error_code ec;
-    const std::size_t n = up_->socket().write_some(both, ec);
-    if (!ec && n == head.size() + body.size()) return run_inline(&session::on_up_write, ec);
-    if (ec && ec != asio::error::would_block) return run_inline(&session::on_up_write, ec);
-    // The rest, from where the socket stopped.
+    h.append("\r\n", 2);
+  }
+
+  // Writes `head` then `body` to `sock` in one gather write, then calls `done`:
+  // at once when the socket took it all (or failed), else through Asio with
+  // what it did not take. Both views must live until `done` runs.
+  template <class Socket>
+  void gather_write(Socket& sock, std::string_view head, std::string_view body,
+                    void (session::*done)(error_code)) {
+    const std::size_t total = head.size() + body.size();
+    std::size_t n = 0;
+    if (inline_depth_ < max_inline_depth) {
+      error_code ec;
+      if (total > 0) n = sock.write_some(std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(body)}, ec);
+      if ((!ec && n == total) || (ec && ec != asio::error::would_block)) return run_inline(done, ec);
+    }
     const std::size_t in_head = std::min(n, head.size());
     const std::array<asio::const_buffer, 2> rest{asio::buffer(head) + in_head, asio::buffer(body) + (n - in_head)};
-    asio::async_write(up_->socket(), rest, [self = this->shared_from_this()](error_code e, std::size_t) {
-      self->on_up_write(e);
+    asio::async_write(sock, rest, [self = this->shared_from_this(), done](error_code ec, std::size_t) {
+      ((*self).*done)(ec);
     });
   }
 
@@ -786,12 +805,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // sequences for a tenth of the request path's own instructions (callgrind).
   template <class Body>
   void serialize_response_header(const http::response<Body>& res) {
-    const unsigned v = res.version(), code = res.result_int();
+    const unsigned code = res.result_int();
     std::string& h = res_head_;
-    h.assign("HTTP/");
-    h.push_back(static_cast<char>('0' + v / 10));
-    h.push_back('.');
-    h.push_back(static_cast<char>('0' + v % 10));
+    h.clear();
+    append_version(h, res.version());
     h.push_back(' ');
     h.push_back(static_cast<char>('0' + code / 100));
     h.push_back(static_cast<char>('0' + (code / 10) % 10));
@@ -799,12 +816,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     h.push_back(' ');
     const std::string_view reason = res.reason();
     h.append(reason.data(), reason.size()).append("\r\n", 2);
-    for (const auto& f : res) {
-      const std::string_view name = f.name_string(), value = f.value();
-      h.append(name.data(), name.size()).append(": ", 2);
-      h.append(value.data(), value.size()).append("\r\n", 2);
-    }
-    h.append("\r\n", 2);
+    append_fields(h, res);
   }
 
   // Writes the header (the first time) and `body` to the client; then the
@@ -814,21 +826,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       const std::string_view head = head_pending_ ? std::string_view(res_head_) : std::string_view();
       head_pending_ = false;
       raw_last_ = last;
-      const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
-      const std::size_t total = head.size() + body.size();
-      std::size_t n = 0;
-      if (inline_depth_ < max_inline_depth) {
-        error_code ec;
-        if (total > 0) n = stream_.write_some(both, ec);
-        if (!ec && n == total) return run_inline(&session::on_raw_written, ec);
-        if (ec && ec != asio::error::would_block) return run_inline(&session::on_raw_written, ec);
-      }
-      const std::size_t in_head = std::min(n, head.size());
-      const std::array<asio::const_buffer, 2> rest{asio::buffer(head) + in_head,
-                                                   asio::buffer(body) + (n - in_head)};
-      asio::async_write(stream_, rest, [self = this->shared_from_this()](error_code ec, std::size_t) {
-        self->on_raw_written(ec);
-      });
+      gather_write(stream_, head, body, &session::on_raw_written);
     } else {
       (void)body, (void)last;
     }
@@ -1072,25 +1070,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
     local_res_ = std::move(res);
     set_deadline(phase::client_write, live_->cfg.upstream.idle_timeout_ms);
     if constexpr (!is_tls) {
-      if (direct && inline_depth_ < max_inline_depth) {
+      if (direct) {
         serialize_response_header(*local_res_);
-        const std::string& body = local_res_->body();
-        const std::array<asio::const_buffer, 2> both{asio::buffer(res_head_), asio::buffer(body)};
-        error_code ec;
-        const std::size_t n = stream_.write_some(both, ec);
-        if ((!ec && n == res_head_.size() + body.size()) || (ec && ec != asio::error::would_block)) {
-          ++inline_depth_;
-          on_local_written(ec, close);
-          --inline_depth_;
-          return;
-        }
-        const std::size_t in_head = std::min(n, res_head_.size());
-        const std::array<asio::const_buffer, 2> rest{asio::buffer(res_head_) + in_head,
-                                                     asio::buffer(body) + (n - in_head)};
-        asio::async_write(stream_, rest, [self = this->shared_from_this(), close](error_code e, std::size_t) {
-          self->on_local_written(e, close);
-        });
-        return;
+        local_close_arg_ = close;
+        return gather_write(stream_, res_head_, local_res_->body(), &session::on_direct_local_written);
       }
     }
     http::async_write(stream_, *local_res_,
@@ -1099,6 +1082,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
                       });
   }
 
+  void on_direct_local_written(error_code ec) { on_local_written(ec, local_close_arg_); }
   void on_local_written(error_code ec, bool close) {
     local_res_.reset();
     finish_request();
@@ -1283,6 +1267,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool raw_relay_ = false;     // the session writes the response itself (relay_header)
   bool head_pending_ = false;  // res_head_ is not written yet
   bool raw_last_ = false;      // the write under way ends the response
+  bool local_close_arg_ = false;  // write_local's `close`, for its direct write
   std::string res_head_;
   bool up_keep_alive_ = false;
   relay_mode mode_ = relay_mode::pass;
